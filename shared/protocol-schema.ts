@@ -1,0 +1,89 @@
+/**
+ * The only place raw protocol JSON becomes typed. Each side parses what it receives
+ * here; the result is a value, never an exception.
+ */
+import { z } from 'zod';
+import { ACCOUNT_ID_PATTERN, SERVER_ID_PATTERN } from './ids.js';
+import type { AgentMessage, ControllerMessage } from './protocol.js';
+import { MAX_FRAME_BYTES } from './protocol.js';
+import { err, ok, type Result } from './result.js';
+
+const percent = z.number().finite().min(0).max(100);
+const accountId = z.string().regex(ACCOUNT_ID_PATTERN);
+const accountList = z.array(accountId).max(4096);
+
+const hello = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.number().int().min(1),
+  node_id: z.string().regex(SERVER_ID_PATTERN),
+  agent_version: z.string().max(64),
+  hostname: z.string().max(255),
+  sessions_dir: z.string().max(4096),
+});
+
+const report = z.strictObject({
+  type: z.literal('report'),
+  seq: z.number().int().min(0),
+  sent_at: z.string().max(64),
+  cpu_percent: percent,
+  memory_percent: percent,
+  disk_percent: percent,
+  load_avg: z.array(z.number().finite().min(0)).max(3),
+  accounts: accountList,
+});
+
+const agentMessage = z.discriminatedUnion('type', [hello, report]);
+
+const welcome = z.strictObject({
+  type: z.literal('welcome'),
+  protocol: z.number().int().min(1),
+  report_interval_ms: z.number().int().positive(),
+  lease_ms: z.number().int().positive(),
+  assigned: accountList,
+});
+
+const assign = z.strictObject({ type: z.literal('assign'), assigned: accountList });
+
+const error = z.strictObject({
+  type: z.literal('error'),
+  code: z.string().max(64),
+  message: z.string().max(1024),
+});
+
+const controllerMessage = z.discriminatedUnion('type', [welcome, assign, error]);
+
+/** Why a frame was refused. `FRAME_TOO_LARGE` maps to close 1009, the rest to 1008. */
+export interface ProtocolViolation {
+  code: 'FRAME_TOO_LARGE' | 'MALFORMED_FRAME' | 'INVALID_MESSAGE';
+  message: string;
+}
+
+function parseWith<T>(schema: z.ZodType<T>, raw: string | Buffer): Result<T, ProtocolViolation> {
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (size > MAX_FRAME_BYTES) {
+    return err({ code: 'FRAME_TOO_LARGE', message: `frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}` });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    return err({ code: 'MALFORMED_FRAME', message: 'frame is not valid JSON' });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const where = first && first.path.length > 0 ? first.path.join('.') : 'message';
+    return err({ code: 'INVALID_MESSAGE', message: `${where}: ${first?.message ?? 'invalid'}` });
+  }
+  return ok(parsed.data);
+}
+
+/** Parses a frame an agent sent to the controller. */
+export function parseAgentMessage(raw: string | Buffer): Result<AgentMessage, ProtocolViolation> {
+  return parseWith<AgentMessage>(agentMessage, raw);
+}
+
+/** Parses a frame the controller sent to an agent. */
+export function parseControllerMessage(raw: string | Buffer): Result<ControllerMessage, ProtocolViolation> {
+  return parseWith<ControllerMessage>(controllerMessage, raw);
+}
