@@ -1,0 +1,120 @@
+/**
+ * Promise wrappers over the few SFTP requests the transfers need. Errors keep ssh2's
+ * numeric SFTP status in `code` (see {@link isNoSuchFile}).
+ */
+import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
+
+/** SFTP status code for "no such file" (SSH_FX_NO_SUCH_FILE). */
+const SFTP_NO_SUCH_FILE = 2;
+
+/** True when an SFTP error means the path does not exist. */
+export function isNoSuchFile(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === SFTP_NO_SUCH_FILE;
+}
+
+function call<T>(start: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    start((err, value) => (err ? reject(err) : resolve(value)));
+  });
+}
+
+/** Stats of `path`, or null when it does not exist. */
+export async function statOrNull(sftp: SFTPWrapper, path: string): Promise<Stats | null> {
+  try {
+    return await call<Stats>((cb) => sftp.stat(path, cb));
+  } catch (e) {
+    if (isNoSuchFile(e)) return null;
+    throw e;
+  }
+}
+
+/** Creates `dir` and its missing parents with `mode` (like `mkdir -p`). `dir` must be absolute. */
+export async function mkdirp(sftp: SFTPWrapper, dir: string, mode: number): Promise<void> {
+  const existing = await statOrNull(sftp, dir);
+  if (existing) {
+    if (!existing.isDirectory()) throw new Error(`${dir} exists and is not a directory`);
+    return;
+  }
+  const parent = dir.replace(/\/+[^/]+\/*$/, '') || '/';
+  if (parent !== dir) await mkdirp(sftp, parent, mode);
+  try {
+    await call<void>((cb) => sftp.mkdir(dir, { mode }, (err) => cb(err, undefined)));
+  } catch (e) {
+    // Lost a race with another mkdir: fine when a directory is there now.
+    if (!(await statOrNull(sftp, dir))?.isDirectory()) throw e;
+  }
+}
+
+/**
+ * Writes `bytes` to a new or truncated file with exactly `mode`, fsyncs it when the
+ * server supports `fsync@openssh.com`, and closes it.
+ */
+export async function writeFileSynced(sftp: SFTPWrapper, path: string, bytes: Buffer, mode: number): Promise<void> {
+  const handle = await call<Buffer>((cb) => sftp.open(path, 'w', { mode }, cb));
+  try {
+    // An existing file keeps its old mode on open: set it explicitly.
+    await call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined)));
+    const chunk = 32 * 1024;
+    const writes: Promise<void>[] = [];
+    for (let off = 0; off < bytes.length; off += chunk) {
+      const len = Math.min(chunk, bytes.length - off);
+      writes.push(call<void>((cb) => sftp.write(handle, bytes, off, len, off, (err) => cb(err, undefined))));
+    }
+    await Promise.all(writes);
+    if (supports(sftp, 'fsync@openssh.com')) {
+      await call<void>((cb) => sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined)));
+    }
+  } finally {
+    await call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
+  }
+}
+
+/**
+ * Renames `from` to `to`, replacing `to`: atomically with `posix-rename@openssh.com`,
+ * else by unlinking `to` first (plain SFTP rename refuses to overwrite).
+ */
+export async function renameReplacing(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+  if (supports(sftp, 'posix-rename@openssh.com')) {
+    await call<void>((cb) => sftp.ext_openssh_rename(from, to, (err) => cb(err, undefined)));
+    return;
+  }
+  await unlinkIfPresent(sftp, to);
+  await call<void>((cb) => sftp.rename(from, to, (err) => cb(err, undefined)));
+}
+
+/** Reads a whole file, or null when it does not exist. */
+export async function readFileOrNull(sftp: SFTPWrapper, path: string): Promise<Buffer | null> {
+  try {
+    return await call<Buffer>((cb) => sftp.readFile(path, cb));
+  } catch (e) {
+    if (isNoSuchFile(e)) return null;
+    throw e;
+  }
+}
+
+/** Removes a file; true when it was there, false when it was already gone. */
+export async function unlinkIfPresent(sftp: SFTPWrapper, path: string): Promise<boolean> {
+  try {
+    await call<void>((cb) => sftp.unlink(path, (err) => cb(err, undefined)));
+    return true;
+  } catch (e) {
+    if (isNoSuchFile(e)) return false;
+    throw e;
+  }
+}
+
+/** Entries of a directory (without `.` and `..`), or an empty list when it does not exist. */
+export async function readdirOrEmpty(sftp: SFTPWrapper, dir: string): Promise<FileEntryWithStats[]> {
+  try {
+    const list = await call<FileEntryWithStats[]>((cb) => sftp.readdir(dir, cb));
+    return list.filter((e) => e.filename !== '.' && e.filename !== '..');
+  } catch (e) {
+    if (isNoSuchFile(e)) return [];
+    throw e;
+  }
+}
+
+function supports(sftp: SFTPWrapper, extension: string): boolean {
+  const exts = (sftp as unknown as { _extensions?: Record<string, string> })._extensions;
+  return exts?.[extension] === '1';
+}
