@@ -1,0 +1,234 @@
+/**
+ * `npm run package`: builds the release tarballs in `release/` (or `--out DIR`).
+ *
+ * - `berth-controller-<version>.tar.gz`: dist/ without tests, bench and this script;
+ *   package.json, package-lock.json; the production dependency tree from
+ *   package-lock.json (native addons keep only their compiled `.node` files, so the
+ *   tarball is for the build host's platform and Node ABI); `bin/berth-controller`;
+ *   deploy/ (units, examples, install.sh).
+ * - `berth-agent-<version>.tar.gz`: a self-contained agent: only the compiled files
+ *   reachable from dist/agent/main.js, only the npm packages they import and those
+ *   packages' dependencies; `bin/berth-agent`; deploy/. Needs only `node` (>= 20).
+ *
+ * Run after `npm run build` (which compiles this file to dist/deploy/package.js).
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync,
+  readFileSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  dependencyClosure, importGraph, productionRoots, readLockfile, type Lockfile,
+} from './package-deps.js';
+
+/** The two release components. */
+export type Component = 'controller' | 'agent';
+
+/** Options of {@link buildReleases}. */
+export interface PackageOptions {
+  /** The project checkout holding dist/, node_modules/, package-lock.json. */
+  projectDir: string;
+  /** Where the tarballs go. @defaultValue `<projectDir>/release` */
+  outDir?: string;
+}
+
+/** One written tarball. */
+export interface Release {
+  component: Component;
+  file: string;
+  /** Size of the .tar.gz in bytes. */
+  bytes: number;
+  /** Size of the unpacked tree in bytes. */
+  unpackedBytes: number;
+  /** Lock keys (`node_modules/…`) of the bundled npm packages. */
+  packages: string[];
+}
+
+/** Files of deploy/ that every release carries. */
+export const DEPLOY_FILES = [
+  'berth-controller.service', 'berth-agent.service', 'master_config.example.json',
+  'agent.example.json', 'berth.env.example', 'install.sh',
+] as const;
+
+const SKIPPED_DIST_DIRS = new Set(['test', 'bench', 'deploy']);
+const SKIPPED_PACKAGE_DIRS = new Set(['.github', 'test', 'tests', '__tests__', 'docs',
+  'example', 'examples', 'benchmark', 'benchmarks', 'bench', 'node_modules']);
+
+/** Builds both tarballs and returns what was written. */
+export function buildReleases(options: PackageOptions): Release[] {
+  const projectDir = path.resolve(options.projectDir);
+  const outDir = path.resolve(options.outDir ?? path.join(projectDir, 'release'));
+  const pkg = JSON.parse(readFileSync(path.join(projectDir, 'package.json'), 'utf8')) as
+    { version: string; license?: string; engines?: Record<string, string> };
+  const lock = readLockfile(path.join(projectDir, 'package-lock.json'));
+  for (const needed of ['dist/controller/main.js', 'dist/agent/main.js']) {
+    if (!existsSync(path.join(projectDir, needed))) {
+      throw new Error(`${needed} missing: run \`npm run build\` first`);
+    }
+  }
+  mkdirSync(outDir, { recursive: true });
+  const staging = mkdtempSync(path.join(os.tmpdir(), 'berth-package-'));
+  try {
+    return [
+      stageController(projectDir, staging, outDir, pkg.version, lock),
+      stageAgent(projectDir, staging, outDir, pkg, lock),
+    ];
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+function stageController(
+  projectDir: string, staging: string, outDir: string, version: string, lock: Lockfile,
+): Release {
+  const name = `berth-controller-${version}`;
+  const root = path.join(staging, name);
+  const dist = path.join(projectDir, 'dist');
+  for (const entry of readdirSync(dist)) {
+    if (SKIPPED_DIST_DIRS.has(entry)) continue;
+    cpSync(path.join(dist, entry), path.join(root, 'dist', entry), {
+      recursive: true, filter: (src) => !src.endsWith('.map'),
+    });
+  }
+  copyFileSync(path.join(projectDir, 'package.json'), path.join(root, 'package.json'));
+  copyFileSync(path.join(projectDir, 'package-lock.json'), path.join(root, 'package-lock.json'));
+  const packages = dependencyClosure(lock, productionRoots(lock));
+  copyPackages(projectDir, root, packages);
+  writeLauncher(root, 'controller');
+  copyDeployFiles(projectDir, root);
+  return archive('controller', staging, name, outDir, packages);
+}
+
+function stageAgent(
+  projectDir: string, staging: string, outDir: string,
+  pkg: { version: string; license?: string; engines?: Record<string, string> }, lock: Lockfile,
+): Release {
+  const name = `berth-agent-${pkg.version}`;
+  const root = path.join(staging, name);
+  const graph = importGraph(path.join(projectDir, 'dist', 'agent', 'main.js'));
+  for (const file of graph.files) {
+    const target = path.join(root, path.relative(projectDir, file));
+    mkdirSync(path.dirname(target), { recursive: true });
+    copyFileSync(file, target);
+  }
+  const packages = dependencyClosure(lock, graph.packages);
+  copyPackages(projectDir, root, packages);
+  const manifest = {
+    name: 'berth-agent', version: pkg.version, private: true, type: 'module',
+    license: pkg.license, engines: pkg.engines, bin: { 'berth-agent': 'bin/berth-agent' },
+  };
+  writeFileSync(path.join(root, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeLauncher(root, 'agent');
+  copyDeployFiles(projectDir, root);
+  return archive('agent', staging, name, outDir, packages);
+}
+
+/** Copies installed packages by lock key, each without its nested node_modules. */
+function copyPackages(projectDir: string, root: string, keys: readonly string[]): void {
+  for (const key of keys) {
+    const from = path.join(projectDir, key);
+    if (!existsSync(from)) continue; // optional dependency not installed on this host
+    const native = existsSync(path.join(from, 'binding.gyp'));
+    cpSync(from, path.join(root, key), {
+      recursive: true,
+      filter: (src) => keepPackageFile(path.relative(from, src), native),
+    });
+  }
+}
+
+/** Whether a file (relative to its package root) belongs in a release. */
+function keepPackageFile(rel: string, native: boolean): boolean {
+  if (rel === '') return true;
+  const parts = rel.split(path.sep);
+  if (SKIPPED_PACKAGE_DIRS.has(parts[0]!)) return false;
+  if (native) {
+    // Only the compiled addon is needed at run time: no C sources, no build tree.
+    if (parts[0] === 'deps' || parts[0] === 'src') return false;
+    if (parts[0] === 'build') {
+      if (parts.length === 1 || (parts.length === 2 && parts[1] === 'Release')) return true;
+      return parts.length === 3 && parts[1] === 'Release' && rel.endsWith('.node') &&
+        !parts[2]!.startsWith('test_');
+    }
+  }
+  const base = parts[parts.length - 1]!;
+  if (/\.(d\.[cm]?ts|[cm]?ts|map|md|markdown)$/i.test(base) && !/^licen[cs]e/i.test(base)) {
+    return false;
+  }
+  return true;
+}
+
+/** `bin/berth-<component>`: runs the bundled entry with the `node` on PATH or $BERTH_NODE. */
+function writeLauncher(root: string, component: Component): void {
+  const file = path.join(root, 'bin', `berth-${component}`);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `#!/bin/sh
+# Berth ${component} launcher: runs dist/${component}/main.js from this release with
+# the node (>= 20) found on PATH, or with $BERTH_NODE when set.
+self=$(readlink -f "$0" 2>/dev/null || echo "$0")
+root=$(cd "$(dirname "$self")/.." && pwd)
+node=\${BERTH_NODE:-$(command -v node || true)}
+if [ -z "$node" ]; then
+  echo "berth-${component}: node (>= 20) not found; install Node.js or set BERTH_NODE" >&2
+  exit 127
+fi
+exec "$node" "$root/dist/${component}/main.js" "$@"
+`);
+  chmodSync(file, 0o755);
+}
+
+function copyDeployFiles(projectDir: string, root: string): void {
+  mkdirSync(path.join(root, 'deploy'), { recursive: true });
+  for (const file of DEPLOY_FILES) {
+    const target = path.join(root, 'deploy', file);
+    copyFileSync(path.join(projectDir, 'deploy', file), target);
+    if (file === 'install.sh') chmodSync(target, 0o755);
+  }
+}
+
+function archive(
+  component: Component, staging: string, name: string, outDir: string, packages: string[],
+): Release {
+  const file = path.join(outDir, `${name}.tar.gz`);
+  execFileSync('tar', ['--owner=0', '--group=0', '--numeric-owner', '-czf', file,
+    '-C', staging, name], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return {
+    component, file, bytes: statSync(file).size,
+    unpackedBytes: treeBytes(path.join(staging, name)), packages,
+  };
+}
+
+function treeBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    total += entry.isDirectory() ? treeBytes(full) : statSync(full).size;
+  }
+  return total;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function main(argv: string[]): void {
+  const outIndex = argv.indexOf('--out');
+  const outDir = outIndex >= 0 ? argv[outIndex + 1] : undefined;
+  if (outIndex >= 0 && !outDir) throw new Error('usage: package.js [--out DIR]');
+  const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  for (const release of buildReleases({ projectDir, outDir })) {
+    console.log(`${path.relative(process.cwd(), release.file)}  ${mib(release.bytes)}` +
+      ` (unpacked ${mib(release.unpackedBytes)}, ${release.packages.length} npm packages)`);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    main(process.argv.slice(2));
+  } catch (error) {
+    console.error(`package: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
