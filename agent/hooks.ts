@@ -98,17 +98,29 @@ export class HookRunner {
       const child = spawn('/bin/sh', ['-c', command, 'berth-hook', accountId], {
         env: { ...this.env, BERTH_ACCOUNT_ID: accountId },
         stdio: ['ignore', 'ignore', 'pipe'],
+        // Its own process group, so a timeout kills the whole hook, children included.
+        detached: true,
       });
       const timer = setTimeout(() => {
         this.log.warn({ hook: kind, account_id: accountId, timeout_ms: this.timeoutMs }, 'hook timed out; killing it');
-        child.kill('SIGKILL');
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
       }, this.timeoutMs);
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => {
         stderr = (stderr + chunk).slice(-2048);
       });
       child.on('error', (e) => finish({ kind, account_id: accountId, exit_code: null, signal: null, error: (e as NodeJS.ErrnoException).code ?? e.message }));
-      child.on('close', (code, signal) => finish({ kind, account_id: accountId, exit_code: code, signal }));
+      // 'exit', not 'close': a daemon the hook started may keep our stderr pipe open for good.
+      child.on('exit', (code, signal) => {
+        setImmediate(() => {
+          child.stderr?.destroy();
+          finish({ kind, account_id: accountId, exit_code: code, signal });
+        });
+      });
     });
   }
 }

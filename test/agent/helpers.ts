@@ -1,0 +1,158 @@
+/**
+ * Helpers for the agent's tests: temp dirs, polling, and a small stand-in for the
+ * controller's agent endpoint (a real `ws` server speaking the shared protocol).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { parseAgentMessage } from '../../shared/protocol-schema.js';
+import { AGENT_CONNECT_PATH, MAX_FRAME_BYTES, type AgentMessage, type ControllerMessage } from '../../shared/protocol.js';
+
+/** Absolute path of the compiled agent entry point. */
+export const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.js', import.meta.url));
+
+/** A fresh temp dir, removed by the returned cleanup. */
+export function tempDir(prefix = 'berth-agent-'): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Polls `check` until it returns a truthy value; throws `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 8000, everyMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** One agent connection as the stand-in controller sees it. */
+export interface AgentSocket {
+  ws: WebSocket;
+  headers: IncomingHttpHeaders;
+  /** Messages received, parsed with the shared schema (invalid ones recorded as errors). */
+  messages: AgentMessage[];
+  invalid: string[];
+  pings: NodeJS.Timeout | null;
+  closed: { code: number; reason: string } | null;
+  send(message: ControllerMessage): void;
+  /** Pings every `everyMs` as the controller does every report interval. */
+  startPinging(everyMs: number): void;
+  stopPinging(): void;
+}
+
+/** A real WebSocket server on 127.0.0.1 standing in for the controller's agent endpoint. */
+export class StandInController {
+  readonly server: WebSocketServer;
+  readonly sockets: AgentSocket[] = [];
+  /** When set, every new connection is pinged at this interval from its start. */
+  autoPingMs: number | null = null;
+
+  private constructor(server: WebSocketServer) {
+    this.server = server;
+  }
+
+  /** Listens on an ephemeral loopback port. */
+  static async start(): Promise<StandInController> {
+    const server = await new Promise<WebSocketServer>((resolve, reject) => {
+      const s = new WebSocketServer({ host: '127.0.0.1', port: 0, path: AGENT_CONNECT_PATH, maxPayload: MAX_FRAME_BYTES });
+      s.once('listening', () => resolve(s));
+      s.once('error', reject);
+    });
+    const c = new StandInController(server);
+    server.on('connection', (ws, req) => {
+      const sock: AgentSocket = {
+        ws,
+        headers: req.headers,
+        messages: [],
+        invalid: [],
+        pings: null,
+        closed: null,
+        send: (m) => ws.send(JSON.stringify(m)),
+        startPinging(everyMs) {
+          this.stopPinging();
+          this.pings = setInterval(() => ws.readyState === ws.OPEN && ws.ping(), everyMs);
+        },
+        stopPinging() {
+          if (this.pings) clearInterval(this.pings);
+          this.pings = null;
+        },
+      };
+      ws.on('message', (data: Buffer) => {
+        const parsed = parseAgentMessage(data);
+        if (parsed.ok) sock.messages.push(parsed.value);
+        else sock.invalid.push(parsed.error.message);
+      });
+      ws.on('close', (code, reason) => {
+        sock.stopPinging();
+        sock.closed = { code, reason: reason.toString('utf8') };
+      });
+      if (c.autoPingMs !== null) sock.startPinging(c.autoPingMs);
+      c.sockets.push(sock);
+    });
+    return c;
+  }
+
+  /** The base URL an agent's `controller_url` names. */
+  get baseUrl(): string {
+    const addr = this.server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('not listening');
+    return `http://127.0.0.1:${addr.port}`;
+  }
+
+  /** Waits for connection number `index` (0-based) and returns it. */
+  connection(index: number, timeoutMs = 8000): Promise<AgentSocket> {
+    return waitFor(`agent connection #${index}`, () => this.sockets[index], timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) {
+      s.stopPinging();
+      s.ws.terminate();
+    }
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Messages of one type received on `sock`. */
+export function messagesOf<T extends AgentMessage['type']>(sock: AgentSocket, type: T): Extract<AgentMessage, { type: T }>[] {
+  return sock.messages.filter((m): m is Extract<AgentMessage, { type: T }> => m.type === type);
+}
+
+/** Empties the agent's variables so the test machine's environment cannot leak in. */
+const CLEAR_BERTH_ENV = { BERTH_CONFIG: '', BERTH_CONTROLLER_URL: '', BERTH_NODE_ID: '', BERTH_AGENT_TOKEN: '', BERTH_SESSIONS_DIR: '' };
+
+/** A spawned agent process with its output collected. */
+export interface AgentProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `node dist/agent/main.js --config FILE` (plus `nodeArgs` before the script). */
+export function spawnAgent(configFile: string, options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): AgentProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), AGENT_MAIN, '--config', configFile], {
+    env: { ...process.env, ...CLEAR_BERTH_ENV, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => out, exited };
+}
