@@ -116,6 +116,7 @@ if [ "$component" = controller ]; then
       say "created system user berth"
     fi
   fi
+  if [ -z "$root" ] && ! id "$user" >/dev/null 2>&1; then die "no user $user on this machine"; fi
 fi
 
 # ---- /etc/berth -------------------------------------------------------------------
@@ -172,6 +173,7 @@ else
     if [ -d "$root$deploy_dir" ]; then user=$(stat -c %U "$root$deploy_dir"); fi
     [ "$user" != UNKNOWN ] || user=root
   fi
+  if [ -z "$root" ] && ! id "$user" >/dev/null 2>&1; then die "no user $user on this machine"; fi
   group=$(primary_group "$user")
   if [ ! -f "$config" ]; then
     sed "s#\"sessions_dir\"[[:space:]]*:[[:space:]]*\"[^\"]*\"#\"sessions_dir\": \"$deploy_dir/sessions\"#" \
