@@ -153,7 +153,8 @@ export class SessionTransfer {
 
   /**
    * Fences an account on a worker and collects its session: downloads the live file
-   * (or, when absent, the newest copy in `.fenced/`), removes the live file, every fenced
+   * (or, when absent, the freshest copy in `.fenced/`: `<id>.session` there, else the
+   * newest `<id>.session.*` by mtime), removes the live file, every fenced
    * copy of the account and any `.part`, then confirms none is left. Store the returned
    * bytes before anything else happens. Throws (TIMEOUT, SSH_UNREACHABLE,
    * HOST_KEY_MISMATCH, CONFLICT when a copy reappeared, …) when fencing is not confirmed.
@@ -251,10 +252,17 @@ async function fencedCopies(sftp: SshSession['sftp'], sessionsDir: string, accou
     .map((e) => e.filename);
 }
 
+/** 1 for the exact `<id>.session` name, else 0. */
+function rank(name: string): number {
+  return name.endsWith('.session') ? 1 : 0;
+}
+
 async function readNewestFenced(sftp: SshSession['sftp'], sessionsDir: string, accountId: string): Promise<CollectResult> {
   const copies = (await readdirOrEmpty(sftp, fencedDir(sessionsDir)))
     .filter((e) => e.attrs.isFile() && fencedCopyOwner(e.filename) === accountId)
-    .sort((a, b) => b.attrs.mtime - a.attrs.mtime || (a.filename < b.filename ? 1 : -1));
+    // The agent keeps the freshest copy as `<id>.session` and renames older ones aside;
+    // without it, the newest by modification time wins.
+    .sort((a, b) => rank(b.filename) - rank(a.filename) || b.attrs.mtime - a.attrs.mtime || (a.filename < b.filename ? 1 : -1));
   for (const copy of copies) {
     const bytes = await readFileOrNull(sftp, posix.join(fencedDir(sessionsDir), copy.filename));
     if (bytes !== null) return { bytes, source: 'fenced' };

@@ -57,6 +57,7 @@ export class SshPool {
   readonly #entries = new Map<string, Entry>();
   readonly #live = new Set<Connection>();
   readonly #handshakes = new Map<string, number>();
+  readonly #connecting = new Set<(e: BerthError) => void>();
   #nextId = 1;
   #closed = false;
 
@@ -139,9 +140,8 @@ export class SshPool {
   /** Ends every connection and refuses further use; resolves once they are closed (at most ~2 s). */
   async close(): Promise<void> {
     this.#closed = true;
-    const pending = [...this.#entries.values()].map((e) => e.ready.catch(() => undefined));
+    for (const abort of [...this.#connecting]) abort(new BerthError('SHUTTING_DOWN', 'the SSH pool is closed'));
     this.#entries.clear();
-    await Promise.race([Promise.all(pending), delay(this.#opts.connectTimeoutMs)]);
     const closing = [...this.#live].map((c) => {
       c.client.end();
       return c.closed;
@@ -193,6 +193,7 @@ export class SshPool {
         });
       }
     }
+    if (this.#closed) throw new BerthError('SHUTTING_DOWN', 'the SSH pool is closed');
     const client = new Client();
     let verdict: BerthError | undefined;
     const config: ConnectConfig = {
@@ -224,6 +225,7 @@ export class SshPool {
       const fail = (e: BerthError): void => {
         if (settled) return;
         settled = true;
+        this.#connecting.delete(fail);
         clearTimeout(guard);
         client.end();
         client.destroy();
@@ -251,6 +253,7 @@ export class SshPool {
             return;
           }
           settled = true;
+          this.#connecting.delete(fail);
           clearTimeout(guard);
           this.#handshakes.set(serverId, (this.#handshakes.get(serverId) ?? 0) + 1);
           const conn: Connection = { id, client, sftp, inFlight: 0, retired: false, closed };
@@ -264,6 +267,7 @@ export class SshPool {
           resolve(conn);
         });
       });
+      this.#connecting.add(fail);
       client.connect(config);
     });
   }

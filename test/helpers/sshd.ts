@@ -134,16 +134,19 @@ export class SshdFixture {
   async #terminate(sig: NodeJS.Signals): Promise<void> {
     const proc = this.#proc;
     if (!proc) return;
-    // Connection processes are children of the listener and outlive it: end them too.
-    const pids = this.processIds();
+    // Connection processes are children of the listener and outlive it: end them first,
+    // while the listener is still there to reap them, then the listener.
+    const children = descendants(proc.pid!);
     const exited = new Promise<void>((res) => proc.once('exit', () => res()));
-    for (const pid of pids.reverse()) {
+    for (const pid of children.reverse()) {
       signal(pid, 'SIGCONT');
       signal(pid, sig);
     }
-    await exited;
     const deadline = Date.now() + 5000;
-    while (pids.some(alive) && Date.now() < deadline) await sleep(20);
+    while (children.some(alive) && Date.now() < deadline) await sleep(20);
+    signal(proc.pid!, 'SIGCONT');
+    signal(proc.pid!, sig);
+    await exited;
     this.#proc = null;
   }
 
