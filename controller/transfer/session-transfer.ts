@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { BerthError, isBerthError } from '../../shared/errors.js';
 import { isAccountId } from '../../shared/ids.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
-import { fencedCopyOwner, fencedDir, livePath, partPath } from './remote-names.js';
+import { fencedCopies, readFreshestFenced } from './fenced-copies.js';
+import { fencedDir, livePath, partPath } from './remote-names.js';
 import {
   mkdirp, readdirOrEmpty, readFileOrNull, renameReplacing, statOrNull, unlinkIfPresent, writeFileSynced,
 } from './sftp-ops.js';
@@ -47,6 +48,22 @@ export interface CollectResult {
   /** Where the bytes came from: the live file, the newest copy in `.fenced/`, or nowhere. */
   readonly source: 'live' | 'fenced' | 'none';
 }
+
+/** Options of {@link SessionTransfer.fenceAndCollect}. */
+export interface FenceOptions extends TransferCallOptions {
+  /**
+   * Called with what was collected before anything is removed from the worker; store
+   * the bytes here. When it throws, nothing is removed and the error passes through.
+   */
+  readonly onCollected?: (collected: CollectResult) => Promise<void>;
+}
+
+/**
+ * Thrown by {@link SessionTransfer.fenceAndCollect} when it failed after it began removing
+ * files: the worker's copy may already be gone, so the collected copy rides along in
+ * `collected` (not enumerable, so it never reaches a log line or an API answer).
+ */
+export type FenceError = BerthError & { readonly collected?: CollectResult };
 
 /** Session files on a worker. */
 export interface RemoteListing {
@@ -159,32 +176,45 @@ export class SessionTransfer {
    * bytes before anything else happens. Throws (TIMEOUT, SSH_UNREACHABLE,
    * HOST_KEY_MISMATCH, CONFLICT when a copy reappeared, …) when fencing is not confirmed.
    * Callers must first stop assigning the account to this server, so its agent does not
-   * restore a fenced copy meanwhile.
+   * restore a fenced copy meanwhile. Pass `onCollected` to store the bytes before any
+   * removal; a failure after removal began carries the bytes in `collected` ({@link FenceError}).
    */
-  async fenceAndCollect(serverId: string, accountId: string, options: TransferCallOptions = {}): Promise<CollectResult> {
+  async fenceAndCollect(serverId: string, accountId: string, options: FenceOptions = {}): Promise<CollectResult> {
     requireAccountId(accountId);
     const state: OpState = { timedOut: false, stage: 'collect' };
-    const result = await this.#run(serverId, options, state, async ({ sftp, target }) => {
-      const dir = target.sessions_dir;
-      const live = livePath(dir, accountId);
-      let collected: CollectResult = { bytes: await readFileOrNull(sftp, live), source: 'live' };
-      if (collected.bytes === null) collected = await readNewestFenced(sftp, dir, accountId);
-      if (state.timedOut) throw new Error('timed out');
-      state.stage = 'remove';
-      await unlinkIfPresent(sftp, live);
-      await unlinkIfPresent(sftp, partPath(dir, accountId));
-      for (const name of await fencedCopies(sftp, dir, accountId)) await unlinkIfPresent(sftp, posix.join(fencedDir(dir), name));
-      state.stage = 'confirm';
-      const left = [...((await statOrNull(sftp, live)) ? [live] : []), ...(await fencedCopies(sftp, dir, accountId))];
-      if (left.length > 0) {
-        throw new BerthError('CONFLICT', `session of account ${accountId} reappeared on server ${serverId} while fencing`, {
-          server_id: serverId, account_id: accountId, stage: 'confirm',
-        });
-      }
-      return collected;
-    });
-    this.#log.info({ server_id: serverId, account_id: accountId, source: result.source }, 'session fenced and collected');
-    return result;
+    let collected: CollectResult | undefined;
+    try {
+      const result = await this.#run(serverId, options, state, async ({ sftp, target }) => {
+        const dir = target.sessions_dir;
+        const live = livePath(dir, accountId);
+        let found: CollectResult = { bytes: await readFileOrNull(sftp, live), source: 'live' };
+        if (found.bytes === null) found = await readFreshestFenced(sftp, dir, accountId);
+        if (options.onCollected) {
+          state.stage = 'store';
+          await options.onCollected(found);
+        }
+        if (state.timedOut) throw new Error('timed out');
+        collected = found;
+        state.stage = 'remove';
+        await unlinkIfPresent(sftp, live);
+        await unlinkIfPresent(sftp, partPath(dir, accountId));
+        for (const name of await fencedCopies(sftp, dir, accountId)) await unlinkIfPresent(sftp, posix.join(fencedDir(dir), name));
+        state.stage = 'confirm';
+        const left = [...((await statOrNull(sftp, live)) ? [live] : []), ...(await fencedCopies(sftp, dir, accountId))];
+        if (left.length > 0) {
+          throw new BerthError('CONFLICT', `session of account ${accountId} reappeared on server ${serverId} while fencing`, {
+            server_id: serverId, account_id: accountId, stage: 'confirm',
+          });
+        }
+        return found;
+      });
+      this.#log.info({ server_id: serverId, account_id: accountId, source: result.source }, 'session fenced and collected');
+      return result;
+    } catch (e) {
+      if (collected && isBerthError(e)) Object.defineProperty(e, 'collected', { value: collected, enumerable: false });
+      this.#log.warn({ server_id: serverId, account_id: accountId, stage: state.stage, code: (e as BerthError).code }, 'fence and collect failed');
+      throw e;
+    }
   }
 
   /** Resolves once background `.part` cleanups have finished. */
@@ -197,7 +227,7 @@ export class SessionTransfer {
     try {
       return await this.#bounded(serverId, options, state, fn);
     } catch (e) {
-      if (isBerthError(e)) throw e;
+      if (isBerthError(e) || state.stage === 'store') throw e;
       throw new BerthError('SSH_UNREACHABLE', `remote ${state.stage} on server ${serverId} failed`, {
         server_id: serverId, stage: state.stage, reason: (e as Error).message,
       }, { cause: e });
@@ -244,30 +274,6 @@ export class SessionTransfer {
       .finally(() => this.#cleanups.delete(p));
     this.#cleanups.add(p);
   }
-}
-
-async function fencedCopies(sftp: SshSession['sftp'], sessionsDir: string, accountId: string): Promise<string[]> {
-  return (await readdirOrEmpty(sftp, fencedDir(sessionsDir)))
-    .filter((e) => fencedCopyOwner(e.filename) === accountId)
-    .map((e) => e.filename);
-}
-
-/** 1 for the exact `<id>.session` name, else 0. */
-function rank(name: string): number {
-  return name.endsWith('.session') ? 1 : 0;
-}
-
-async function readNewestFenced(sftp: SshSession['sftp'], sessionsDir: string, accountId: string): Promise<CollectResult> {
-  const copies = (await readdirOrEmpty(sftp, fencedDir(sessionsDir)))
-    .filter((e) => e.attrs.isFile() && fencedCopyOwner(e.filename) === accountId)
-    // The agent keeps the freshest copy as `<id>.session` and renames older ones aside;
-    // without it, the newest by modification time wins.
-    .sort((a, b) => rank(b.filename) - rank(a.filename) || b.attrs.mtime - a.attrs.mtime || (a.filename < b.filename ? 1 : -1));
-  for (const copy of copies) {
-    const bytes = await readFileOrNull(sftp, posix.join(fencedDir(sessionsDir), copy.filename));
-    if (bytes !== null) return { bytes, source: 'fenced' };
-  }
-  return { bytes: null, source: 'none' };
 }
 
 function requireAccountId(accountId: string): void {

@@ -59,6 +59,42 @@ describe('transfer: fence and collect, download, remove, list', () => {
     expect(filesIn(fenced).filter((f) => f.startsWith('fy.'))).to.deep.equal([]);
   });
 
+  it('hands the bytes to onCollected while the worker still has them; a failing store removes nothing', async () => {
+    await r.transfer.upload('w1', 'store-1', Buffer.from('keep me'));
+    const seen: string[] = [];
+    const res = await r.transfer.fenceAndCollect('w1', 'store-1', {
+      onCollected: async (c) => {
+        seen.push(`${c.source}:${c.bytes?.toString()}:${filesIn(sessions).includes('store-1.session')}`);
+      },
+    });
+    expect(seen).to.deep.equal(['live:keep me:true']);
+    expect(res.bytes?.toString()).to.equal('keep me');
+    expect(filesIn(sessions)).to.not.include('store-1.session');
+
+    await r.transfer.upload('w1', 'store-2', Buffer.from('still here'));
+    const e = await rejection(() => r.transfer.fenceAndCollect('w1', 'store-2', {
+      onCollected: async () => {
+        throw new Error('disk full');
+      },
+    }));
+    expect(e.message).to.equal('disk full');
+    expect(filesIn(sessions)).to.include('store-2.session');
+  });
+
+  it('keeps the collected bytes on the error when removal fails part way', async () => {
+    await r.transfer.upload('w1', 'half', Buffer.from('half-fenced bytes'));
+    // A directory where a fenced copy's name is expected cannot be unlinked.
+    mkdirSync(join(fenced, 'half.session.fenced-dir', 'x'), { recursive: true });
+    const e = await rejection(() => r.transfer.fenceAndCollect('w1', 'half'));
+    expect(e.code).to.equal('SSH_UNREACHABLE');
+    expect(e.details).to.include({ stage: 'remove' });
+    const collected = (e as { collected?: { bytes: Buffer | null; source: string } }).collected;
+    expect(collected?.source).to.equal('live');
+    expect(collected?.bytes?.toString()).to.equal('half-fenced bytes');
+    expect(JSON.stringify(e)).to.not.include('half-fenced');
+    expect(filesIn(sessions)).to.not.include('half.session');
+  });
+
   it('reports none when the worker holds no copy', async () => {
     const res = await r.transfer.fenceAndCollect('w1', 'never-there');
     expect(res).to.deep.equal({ bytes: null, source: 'none' });
