@@ -90,3 +90,29 @@ export interface NoEligibleServer {
   message: string;
   candidates: Candidate[];
 }
+
+/**
+ * A feasibility check (SPEC §3 "eligibility"), after Nomad's feasibility checkers and
+ * the Kubernetes scheduler's Filter plugins. Each filter file exports one object that
+ * `satisfies Filter`; the registry lists them cheapest first.
+ */
+export interface Filter {
+  /** Short name, e.g. `capacity`. */
+  readonly name: string;
+  /** Whether this filter has anything to check for the request (e.g. location only for strategy `location`). */
+  applies(request: PlacementRequest): boolean;
+  /** True when the server may take the account. Runs on the hot path: must not allocate. */
+  passes(server: ServerView, request: PlacementRequest): boolean;
+  /** Why {@link Filter.passes} was false, for people ("full: 5/5 accounts"). Explain path only. */
+  reason(server: ServerView, request: PlacementRequest): string;
+}
+
+/** The query of GET /allocation/rankings: a request without an account. */
+export interface RankingRequest {
+  /** @defaultValue `'load_balance'` */
+  readonly strategy?: Strategy;
+  readonly script_id?: string | null;
+  readonly location?: string | null;
+  readonly strict?: boolean;
+  readonly exclude?: ReadonlySet<string> | null;
+}
