@@ -1,0 +1,260 @@
+/**
+ * The composition root: builds every part of the controller from one config, wires
+ * them, and starts and stops them in order.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../shared/log.js';
+import type { BerthConfig } from './config.js';
+import { Alerts } from './alerts.js';
+import { AgentHub } from './fleet/agent-hub.js';
+import { Fleet } from './fleet/fleet.js';
+import { LoadSampler } from './fleet/sampler.js';
+import { createApp } from './http/app.js';
+import type { ApiContext } from './http/context.js';
+import { JobScheduler } from './jobs/scheduler.js';
+import { ControllerMetrics } from './metrics.js';
+import { AccountLocks } from './operations/account-locks.js';
+import { AccountService } from './operations/account-service.js';
+import { Allocator } from './operations/allocate.js';
+import { Reconciler } from './operations/reconcile.js';
+import { ServerOps } from './operations/drain.js';
+import { FailoverMonitor } from './operations/failover.js';
+import { Mover } from './operations/mover.js';
+import { Placer } from './operations/placer.js';
+import { Rebalancer } from './operations/rebalance.js';
+import type { Operations } from './operations/types.js';
+import type { ServerStatus } from './placement/types.js';
+import { SessionFiles } from './store/session-files.js';
+import { openStore, type Store } from './store/store.js';
+import { SessionTransfer } from './transfer/session-transfer.js';
+import { SshPool } from './transfer/ssh-pool.js';
+
+/** A running controller. */
+export class Controller {
+  private cfg: BerthConfig;
+  readonly log: Logger;
+  readonly fleet: Fleet;
+  readonly sessions: SessionFiles;
+  readonly locks = new AccountLocks();
+  readonly jobs: JobScheduler;
+  readonly startedAt = Date.now();
+  store!: Store;
+  pool!: SshPool;
+  transfer!: SessionTransfer;
+  hub!: AgentHub;
+  metrics!: ControllerMetrics;
+  alerts!: Alerts;
+  placer!: Placer;
+  allocator!: Allocator;
+  mover!: Mover;
+  serverOps!: ServerOps;
+  rebalancer!: Rebalancer;
+  failover!: FailoverMonitor;
+  reconciler!: Reconciler;
+  accounts!: AccountService;
+  operations!: Operations;
+  server!: Server;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+
+  constructor(config: BerthConfig, logger: Logger) {
+    this.cfg = config;
+    this.log = logger;
+    this.fleet = new Fleet(config.servers.values());
+    this.sessions = new SessionFiles({ dir: config.controller.sessions_dir });
+    this.jobs = new JobScheduler(logger);
+  }
+
+  /** The config in force. */
+  get config(): BerthConfig {
+    return this.cfg;
+  }
+
+  /** The bound port (after start). */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Opens the store, restores state, starts listening and scheduling. */
+  async start(): Promise<void> {
+    const c = () => this.cfg.controller;
+    const log = this.log;
+    this.store = await openStore(c().database);
+    await this.sessions.init();
+    await this.restoreState();
+
+    this.pool = new SshPool({
+      servers: (id) => this.cfg.servers.get(id),
+      hostKeys: {
+        get: (id) => this.store.servers.getHostKey(id),
+        record: async (id, fp) => {
+          await this.store.servers.update(id, { host_key: fp }, new Date().toISOString());
+          log.info({ server_id: id, host_key: fp }, 'host key recorded on first use');
+        },
+      },
+      connectTimeoutMs: c().upload_timeout_ms,
+      logger: log.child({ part: 'ssh' }),
+    });
+    this.transfer = new SessionTransfer({ pool: this.pool, defaultTimeoutMs: c().upload_timeout_ms, logger: log.child({ part: 'transfer' }) });
+    this.hub = new AgentHub({
+      fleet: this.fleet,
+      logger: log.child({ part: 'agents' }),
+      settings: () => c(),
+      onWelcome: (id) => {
+        this.metrics.agentConnections.inc({ server_id: id });
+        this.reconciler.agentWelcomed(id);
+      },
+      onProtocolError: (_id, code) => this.metrics.protocolErrors.inc({ code }),
+    });
+    this.metrics = new ControllerMetrics(this.fleet, () => c().weights, () => this.hub.connectedCount);
+    this.alerts = new Alerts({ webhooks: () => c().alerts.webhooks, logger: log.child({ part: 'alerts' }) });
+    this.placer = new Placer({
+      fleet: this.fleet, transfer: this.transfer, ledger: this.store.ledger, logger: log, settings: () => c(),
+      hooks: { uploaded: (_id, seconds, ok) => this.metrics.uploadSeconds.observe({ outcome: ok ? 'ok' : 'failed' }, seconds) },
+    });
+    this.allocator = new Allocator({
+      store: this.store, sessions: this.sessions, fleet: this.fleet, placer: this.placer, locks: this.locks, logger: log,
+      defaultStrategy: () => c().default_strategy,
+      onFailure: (accountId, e) => {
+        this.metrics.allocations.inc({ type: 'initial', outcome: 'failed' });
+        this.alerts.emit({ event: 'allocation_failed', severity: 'warning', account_id: accountId, message: `allocation of ${accountId} failed: ${e.code} ${e.message}` });
+      },
+    });
+    this.mover = new Mover({
+      store: this.store, sessions: this.sessions, fleet: this.fleet, transfer: this.transfer, placer: this.placer,
+      locks: this.locks, logger: log, settings: () => c(),
+      onMove: (type, outcome) => this.metrics.moves.inc({ type, outcome }),
+    });
+    this.serverOps = new ServerOps({ fleet: this.fleet, store: this.store, mover: this.mover, logger: log });
+    this.rebalancer = new Rebalancer({ fleet: this.fleet, store: this.store, mover: this.mover, logger: log, settings: () => c(), alerts: this.alerts });
+    this.reconciler = new Reconciler({ fleet: this.fleet, store: this.store, sessions: this.sessions, transfer: this.transfer, placer: this.placer, locks: this.locks, logger: log.child({ part: 'reconcile' }), alerts: this.alerts, settings: () => c() });
+    this.failover = new FailoverMonitor({ fleet: this.fleet, store: this.store, mover: this.mover, transfer: this.transfer, logger: log.child({ part: 'failover' }), alerts: this.alerts, settings: () => c() });
+    this.accounts = new AccountService({ store: this.store, sessions: this.sessions, allocator: this.allocator, locks: this.locks, settings: () => c() });
+    this.operations = this.buildOperations();
+    this.wireFleetEvents();
+
+    const ctx: ApiContext = {
+      config: () => this.cfg, fleet: this.fleet, hub: this.hub, store: this.store, sessions: this.sessions,
+      operations: this.operations, accounts: this.accounts, metrics: this.metrics.registry,
+    };
+    const app = createApp(ctx, log.child({ part: 'http' }));
+    const tls = c().tls;
+    this.server = tls
+      ? createHttpsServer({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }, app)
+      : createHttpServer(app);
+    this.server.headersTimeout = 20_000;
+    this.server.requestTimeout = 120_000;
+    this.hub.attach(this.server);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(c().port, c().host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    log.info({ listen: `${c().host}:${this.port}`, tls: tls !== null, servers: this.fleet.servers.length, database: c().database }, 'controller listening');
+
+    this.tickTimer = setInterval(() => this.tick(), Math.min(1000, c().report_interval_ms));
+    this.tickTimer.unref();
+    this.scheduleJobs();
+    void this.reconciler.recoverMoves();
+  }
+
+  /** Loads server overrides and placements from the store into the fleet. */
+  private async restoreState(): Promise<void> {
+    const now = new Date().toISOString();
+    await this.store.servers.ensure(this.cfg.servers.keys(), now);
+    for (const row of await this.store.servers.list()) {
+      const s = this.fleet.get(row.server_id);
+      if (!s) continue;
+      s.statusOverride = row.status_override as ServerStatus | null;
+      s.last_down_at = row.last_down_at ? Date.parse(row.last_down_at) : null;
+      s.refreshDownRecently(Date.now());
+    }
+    const unknown = this.fleet.loadAssignments(await this.store.accounts.listPlaced());
+    if (unknown.length > 0) this.log.warn({ accounts: unknown.length, sample: unknown.slice(0, 10) }, 'accounts are placed on servers no longer configured');
+  }
+
+  private wireFleetEvents(): void {
+    this.fleet.on('server_down', (id) => {
+      const s = this.fleet.get(id);
+      this.log.warn({ server_id: id }, 'server down');
+      if (s?.last_down_at) void this.store.servers.update(id, { last_down_at: new Date(s.last_down_at).toISOString() }, new Date().toISOString()).catch(() => undefined);
+      this.alerts.emit({ event: 'server_down', severity: 'critical', server_id: id, message: `server ${id} stopped reporting` });
+    });
+    this.fleet.on('server_up', (id) => {
+      this.log.info({ server_id: id }, 'server up');
+      this.alerts.emit({ event: 'server_up', severity: 'info', server_id: id, message: `server ${id} is reporting again` });
+    });
+    this.fleet.on('report', (id) => this.reconciler.reportArrived(id));
+  }
+
+  private buildOperations(): Operations {
+    return {
+      allocate: async (req) => {
+        const r = await this.allocator.allocate(req);
+        if (!r.dry_run) this.metrics.allocations.inc({ type: r.allocation_type, outcome: 'ok' });
+        return r;
+      },
+      rebalance: (opts) => this.rebalancer.run(opts),
+      moveAccount: (id, serverId) => this.mover.move({ account_id: id, allocation_type: 'manual', to_server_id: serverId, context: 'moved by the API' }),
+      releaseAccount: (id) => this.mover.release(id),
+      setServerStatus: (id, status, reason) => this.serverOps.setStatus(id, status, reason),
+      drain: (id) => this.serverOps.drain(id),
+    };
+  }
+
+  private tick(): void {
+    const c = this.cfg.controller;
+    const now = Date.now();
+    this.fleet.tick(now, c.down_after_ms, c.report_interval_ms, this.startedAt);
+    this.failover.tick(now);
+  }
+
+  private scheduleJobs(): void {
+    const sampler = new LoadSampler({ fleet: this.fleet, samples: this.store.samples, weights: () => this.cfg.controller.weights });
+    this.jobs.schedule({ name: 'sample-load', schedule: '* * * * *', run: () => sampler.sample() });
+    this.jobs.schedule({ name: 'prune-samples', schedule: '17 3 * * *', run: () => sampler.prune() });
+    this.jobs.schedule({ name: 'retry-pending', schedule: '* * * * *', run: () => this.reconciler.retryPending(this.allocator) });
+    this.scheduleRebalance();
+  }
+
+  private scheduleRebalance(): void {
+    const schedule = this.cfg.controller.rebalance.schedule;
+    if (schedule) this.jobs.schedule({ name: 'rebalance', schedule, run: () => this.rebalancer.run({}) });
+    else this.jobs.cancel('rebalance');
+  }
+
+  /** Applies a reloaded config (SIGHUP). */
+  async reload(next: BerthConfig): Promise<void> {
+    const changes = this.fleet.applyConfig(next.servers.values());
+    this.cfg = next;
+    await this.store.servers.ensure(next.servers.keys(), new Date().toISOString());
+    this.pool.reconcile();
+    this.hub.reload();
+    this.scheduleRebalance();
+    this.log.info({ ...changes }, 'config reloaded');
+  }
+
+  /** Graceful stop: no new work, in-flight transfers finish (bounded), agents told 1001, database closed. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info('controller stopping');
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.jobs.stopAll();
+    const closed = new Promise<void>((r) => this.server?.close(() => r()));
+    this.server?.closeIdleConnections();
+    await Promise.race([this.locks.idle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await this.hub?.close();
+    this.server?.closeAllConnections();
+    await closed;
+    await this.alerts?.close();
+    await this.pool?.close();
+    await this.store?.close();
+    this.log.info('controller stopped');
+  }
+}

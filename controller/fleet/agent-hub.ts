@@ -1,0 +1,215 @@
+/**
+ * The agents' WebSocket endpoint (SPEC §6). Authenticates the upgrade against the
+ * server's agent token, validates every frame at the edge with the shared schema,
+ * keeps one socket per node (a newer one replaces the older), pings every report
+ * interval to measure latency, and pushes `assign` whenever a server's accounts change.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AGENT_CONNECT_PATH, CloseCode, MAX_FRAME_BYTES, NODE_HEADER, PROTOCOL_VERSION, type ControllerMessage } from '../../shared/protocol.js';
+import { parseAgentMessage } from '../../shared/protocol-schema.js';
+import type { Logger } from '../../shared/log.js';
+import type { Fleet } from './fleet.js';
+
+/** Settings the hub needs; read live so a reload applies. */
+export interface AgentHubSettings {
+  report_interval_ms: number;
+  lease_ms: number;
+}
+
+/** Options of the {@link AgentHub}. */
+export interface AgentHubOptions {
+  fleet: Fleet;
+  logger: Logger;
+  settings: () => AgentHubSettings;
+  /** Called after a node said hello and was welcomed (drift check, collecting leftovers). */
+  onWelcome?: (serverId: string, hello: { sessions_dir: string }) => void;
+  /** Counts protocol errors and connections (metrics). */
+  onProtocolError?: (serverId: string, code: string) => void;
+}
+
+interface AgentConn {
+  ws: WebSocket;
+  serverId: string;
+  helloDone: boolean;
+  pingSentAt: number | null;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** The agents' endpoint. */
+export class AgentHub {
+  private readonly wss: WebSocketServer;
+  private readonly conns = new Map<string, AgentConn>();
+  private pingTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+
+  constructor(private readonly options: AgentHubOptions) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    options.fleet.on('assignment', (serverId) => this.sendAssign(serverId));
+  }
+
+  /** Number of agents connected and welcomed. */
+  get connectedCount(): number {
+    let n = 0;
+    for (const c of this.conns.values()) if (c.helloDone) n++;
+    return n;
+  }
+
+  /** Hooks the endpoint onto an HTTP(S) server and starts pinging. */
+  attach(server: HttpServer): void {
+    server.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
+    this.schedulePings();
+  }
+
+  private schedulePings(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.pingAll(), this.options.settings().report_interval_ms);
+    this.pingTimer.unref();
+  }
+
+  /** Re-reads settings (after a config reload). */
+  reload(): void {
+    this.schedulePings();
+  }
+
+  private refuse(socket: Duplex, status: number, text: string): void {
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n` +
+      JSON.stringify({ error: { code: status === 401 ? 'UNAUTHORIZED' : 'NOT_FOUND', message: text } }));
+  }
+
+  private authenticate(req: IncomingMessage): string | null {
+    const node = req.headers[NODE_HEADER];
+    const auth = req.headers.authorization;
+    if (typeof node !== 'string' || typeof auth !== 'string' || !auth.startsWith('Bearer ')) return null;
+    const server = this.options.fleet.get(node);
+    const expected = server?.config.agent_token;
+    if (!expected) return null;
+    const given = auth.slice('Bearer '.length);
+    return timingSafeEqual(digest(given), digest(expected)) ? node : null;
+  }
+
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== AGENT_CONNECT_PATH) return this.refuse(socket, 404, 'Not Found');
+    if (this.closing) return this.refuse(socket, 503, 'Service Unavailable');
+    const serverId = this.authenticate(req);
+    if (!serverId) {
+      this.options.logger.warn({ node: String(req.headers[NODE_HEADER] ?? '').slice(0, 64), remote: req.socket.remoteAddress }, 'agent upgrade refused: bad token or unknown node');
+      this.options.onProtocolError?.(String(req.headers[NODE_HEADER] ?? 'unknown').slice(0, 64), 'UNAUTHORIZED');
+      return this.refuse(socket, 401, 'Unauthorized');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, serverId));
+  }
+
+  private accept(ws: WebSocket, serverId: string): void {
+    const log = this.options.logger.child({ server_id: serverId });
+    const previous = this.conns.get(serverId);
+    const conn: AgentConn = { ws, serverId, helloDone: false, pingSentAt: null };
+    this.conns.set(serverId, conn);
+    if (previous) {
+      log.info('a newer agent connection replaces the older one');
+      previous.ws.close(CloseCode.REPLACED, 'replaced by a newer connection');
+    }
+    ws.on('message', (data, isBinary) => this.onFrame(conn, data as Buffer, isBinary));
+    ws.on('pong', () => {
+      if (conn.pingSentAt !== null) {
+        const s = this.options.fleet.get(serverId);
+        if (s && this.conns.get(serverId) === conn) s.latency_ms = Date.now() - conn.pingSentAt;
+        conn.pingSentAt = null;
+      }
+    });
+    ws.on('error', (e) => {
+      const code = (e as { code?: string }).code ?? 'WS_ERROR';
+      log.warn({ code }, 'agent socket error');
+      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.options.onProtocolError?.(serverId, 'FRAME_TOO_LARGE');
+    });
+    ws.on('close', (code) => {
+      if (this.conns.get(serverId) === conn) {
+        this.conns.delete(serverId);
+        this.options.fleet.setConnected(serverId, false);
+        log.info({ code }, 'agent disconnected');
+      }
+    });
+  }
+
+  private violate(conn: AgentConn, code: string, message: string, closeCode: number): void {
+    this.options.logger.warn({ server_id: conn.serverId, code }, `agent protocol error: ${message}`);
+    this.options.onProtocolError?.(conn.serverId, code);
+    this.send(conn, { type: 'error', code, message });
+    conn.ws.close(closeCode, code);
+  }
+
+  private onFrame(conn: AgentConn, data: Buffer, isBinary: boolean): void {
+    if (this.conns.get(conn.serverId) !== conn) return;
+    if (isBinary) return this.violate(conn, 'MALFORMED_FRAME', 'binary frames are not accepted', CloseCode.POLICY_VIOLATION);
+    const parsed = parseAgentMessage(data);
+    if (!parsed.ok) {
+      const close = parsed.error.code === 'FRAME_TOO_LARGE' ? CloseCode.MESSAGE_TOO_BIG : CloseCode.POLICY_VIOLATION;
+      return this.violate(conn, parsed.error.code, parsed.error.message, close);
+    }
+    const msg = parsed.value;
+    const fleet = this.options.fleet;
+    if (msg.type === 'hello') {
+      if (conn.helloDone) return this.violate(conn, 'UNEXPECTED_HELLO', 'hello was already received', CloseCode.POLICY_VIOLATION);
+      if (msg.node_id !== conn.serverId) return this.violate(conn, 'NODE_MISMATCH', 'hello node_id differs from X-Berth-Node', CloseCode.POLICY_VIOLATION);
+      if (msg.protocol !== PROTOCOL_VERSION) return this.violate(conn, 'UNSUPPORTED_PROTOCOL', `protocol ${msg.protocol} is not supported; this controller speaks ${PROTOCOL_VERSION}`, CloseCode.POLICY_VIOLATION);
+      conn.helloDone = true;
+      const s = fleet.get(conn.serverId);
+      if (s) s.agent = { version: msg.agent_version, hostname: msg.hostname, sessions_dir: msg.sessions_dir };
+      fleet.setConnected(conn.serverId, true);
+      const settings = this.options.settings();
+      this.send(conn, {
+        type: 'welcome', protocol: PROTOCOL_VERSION, report_interval_ms: settings.report_interval_ms,
+        lease_ms: settings.lease_ms, assigned: fleet.assignedTo(conn.serverId),
+      });
+      this.options.logger.info({ server_id: conn.serverId, agent_version: msg.agent_version, hostname: msg.hostname }, 'agent welcomed');
+      this.options.onWelcome?.(conn.serverId, { sessions_dir: msg.sessions_dir });
+      return;
+    }
+    if (!conn.helloDone) return this.violate(conn, 'REPORT_BEFORE_HELLO', 'report before hello', CloseCode.POLICY_VIOLATION);
+    fleet.applyReport(conn.serverId, msg, Date.now());
+  }
+
+  private send(conn: AgentConn, msg: ControllerMessage): void {
+    if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(JSON.stringify(msg));
+  }
+
+  /** Tells a server's agent its full assignment list. */
+  sendAssign(serverId: string): void {
+    const conn = this.conns.get(serverId);
+    if (conn?.helloDone) this.send(conn, { type: 'assign', assigned: this.options.fleet.assignedTo(serverId) });
+  }
+
+  /** True when a server's agent is connected and welcomed. */
+  isConnected(serverId: string): boolean {
+    return this.conns.get(serverId)?.helloDone === true;
+  }
+
+  private pingAll(): void {
+    const now = Date.now();
+    for (const conn of this.conns.values()) {
+      if (conn.ws.readyState !== conn.ws.OPEN) continue;
+      conn.pingSentAt = now;
+      conn.ws.ping();
+    }
+  }
+
+  /** Closes every agent socket with 1001 and stops pinging. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    const closed = [...this.conns.values()].map((c) => new Promise<void>((resolve) => {
+      c.ws.once('close', () => resolve());
+      c.ws.close(CloseCode.GOING_AWAY, 'controller shutting down');
+      setTimeout(() => { c.ws.terminate(); resolve(); }, 1000).unref();
+    }));
+    await Promise.all(closed);
+    this.wss.close();
+  }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * The controller's entry point: load the config (creating a first one when there is
+ * none), start, and handle SIGTERM (graceful stop) and SIGHUP (reload).
+ */
+import { createLogger } from '../shared/log.js';
+import { ConfigError, configPathFromArgs, loadConfig } from './config.js';
+import { Controller } from './controller.js';
+
+async function main(): Promise<void> {
+  const file = configPathFromArgs(process.argv.slice(2));
+  let loaded;
+  try {
+    loaded = loadConfig(file);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(JSON.stringify({ level: 50, time: new Date().toISOString(), name: 'berth-controller', msg: `config refused: ${e.message}` }) + '\n');
+      process.exit(2);
+    }
+    throw e;
+  }
+  const { config, warnings, created } = loaded;
+  const log = createLogger({ name: 'berth-controller', level: config.controller.log_level });
+  if (created) log.warn({ file: config.file }, `no config file was found: wrote ${config.file} with an empty fleet and a new admin API token (read it from that file, controller.api_tokens)`);
+  for (const w of warnings) log.warn(w);
+
+  const controller = new Controller(config, log);
+  process.on('unhandledRejection', (e) => log.error({ err: e }, 'unhandled rejection'));
+  try {
+    await controller.start();
+  } catch (e) {
+    log.fatal({ err: e }, 'controller failed to start');
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    try {
+      await controller.stop();
+      process.exit(0);
+    } catch (e) {
+      log.error({ err: e }, 'error while stopping');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfig(config.file, { createIfMissing: false });
+      for (const w of next.warnings) log.warn(w);
+      void controller.reload(next.config).catch((e) => log.error({ err: e }, 'reload failed'));
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'config reload refused; the running config stays');
+    }
+  });
+}
+
+void main();

@@ -1,0 +1,45 @@
+/**
+ * Prometheus metrics (prom-client): per-server load and health, allocations and moves
+ * by type and outcome, upload durations, agent connections and protocol errors, and
+ * the process's own metrics. Per-server gauges are read from the fleet at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Fleet } from './fleet/fleet.js';
+import { loadScore } from './placement/scorers/load-score.js';
+import type { Weights } from './placement/types.js';
+
+/** The controller's metrics. */
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  readonly allocations: Counter<'type' | 'outcome'>;
+  readonly moves: Counter<'type' | 'outcome'>;
+  readonly uploadSeconds: Histogram<'outcome'>;
+  readonly agentConnections: Counter<'server_id'>;
+  readonly protocolErrors: Counter<'code'>;
+
+  constructor(fleet: Fleet, weights: () => Weights, agentsConnected: () => number) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'berth_controller_' });
+    const perServer = (name: string, help: string, value: (s: Fleet['servers'][number]) => number) =>
+      new Gauge({
+        name, help, labelNames: ['server_id'], registers: [r],
+        collect() {
+          this.reset();
+          for (const s of fleet.servers) this.set({ server_id: s.server_id }, value(s));
+        },
+      });
+    perServer('berth_server_load_score', 'Weighted load score (0-100, lower is better)', (s) => loadScore(s, weights()));
+    perServer('berth_server_cpu_percent', 'CPU use reported by the agent', (s) => s.cpu_percent);
+    perServer('berth_server_memory_percent', 'Memory use reported by the agent', (s) => s.memory_percent);
+    perServer('berth_server_disk_percent', 'Disk use of the sessions filesystem', (s) => s.disk_percent);
+    perServer('berth_server_accounts', 'Accounts assigned, including placements in flight', (s) => s.accounts);
+    perServer('berth_server_max_accounts', 'Configured capacity', (s) => s.max_accounts);
+    perServer('berth_server_up', '1 when the agent is connected and reporting', (s) => (s.healthy ? 1 : 0));
+    new Gauge({ name: 'berth_agents_connected', help: 'Agents connected now', registers: [r], collect() { this.set(agentsConnected()); } });
+    this.allocations = new Counter({ name: 'berth_allocations_total', help: 'Placements by type and outcome', labelNames: ['type', 'outcome'], registers: [r] });
+    this.moves = new Counter({ name: 'berth_moves_total', help: 'Moves (rebalance, drain, failover, manual, release) by type and outcome', labelNames: ['type', 'outcome'], registers: [r] });
+    this.uploadSeconds = new Histogram({ name: 'berth_upload_duration_seconds', help: 'Session upload durations', labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [r] });
+    this.agentConnections = new Counter({ name: 'berth_agent_connections_total', help: 'Agent connections welcomed', labelNames: ['server_id'], registers: [r] });
+    this.protocolErrors = new Counter({ name: 'berth_agent_protocol_errors_total', help: 'Agent frames or upgrades refused', labelNames: ['code'], registers: [r] });
+  }
+}

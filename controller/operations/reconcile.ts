@@ -1,0 +1,193 @@
+/**
+ * Keeps workers and the database in agreement: finishes or rolls back moves a crash cut
+ * short, compares each agent's first report after it connects with its assignment
+ * (drift), collects leftover copies of accounts that live elsewhere, and retries
+ * pending accounts.
+ */
+import { isAccountId } from '../../shared/ids.js';
+import type { Logger } from '../../shared/log.js';
+import type { Alerts } from '../alerts.js';
+import type { ControllerSettings } from '../config.js';
+import type { Fleet } from '../fleet/fleet.js';
+import type { Strategy } from '../placement/types.js';
+import type { MoveRow } from '../store/database.js';
+import type { SessionFiles } from '../store/session-files.js';
+import type { Store } from '../store/store.js';
+import { fencedCopyOwner } from '../transfer/remote-names.js';
+import type { SessionTransfer } from '../transfer/session-transfer.js';
+import type { AccountLocks } from './account-locks.js';
+import type { Allocator } from './allocate.js';
+import type { Placer } from './placer.js';
+
+/** Options of {@link Reconciler}. */
+export interface ReconcilerOptions {
+  fleet: Fleet;
+  store: Store;
+  sessions: SessionFiles;
+  transfer: SessionTransfer;
+  placer: Placer;
+  locks: AccountLocks;
+  logger: Logger;
+  alerts: Alerts;
+  settings: () => ControllerSettings;
+}
+
+/** Reconciles workers with the database. */
+export class Reconciler {
+  /** Servers whose next report must be checked for drift. */
+  private readonly checkNext = new Set<string>();
+  private recovering: Promise<void> | null = null;
+
+  constructor(private readonly o: ReconcilerOptions) {}
+
+  /** An agent was welcomed: check its next report, and collect its leftovers. */
+  agentWelcomed(serverId: string): void {
+    this.checkNext.add(serverId);
+  }
+
+  /** A report arrived. */
+  reportArrived(serverId: string): void {
+    if (!this.checkNext.delete(serverId)) return;
+    void this.checkServer(serverId).catch((e) => this.o.logger.warn({ server_id: serverId, err: (e as Error).message }, 'drift check failed'));
+  }
+
+  /** Compares a worker's session directory with its assignment and mends what it safely can. */
+  async checkServer(serverId: string): Promise<void> {
+    const { fleet, transfer, logger } = this.o;
+    const listing = await transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
+    const assigned = new Set(fleet.assignedTo(serverId));
+    const live = new Set(listing.live);
+    const extra = listing.live.filter((id) => !assigned.has(id));
+    const missing = [...assigned].filter((id) => !live.has(id) && !fleet.get(serverId)?.inFlight.has(id));
+    const leftovers = new Set<string>();
+    for (const name of listing.fenced) {
+      const owner = fencedCopyOwner(name);
+      if (owner && !assigned.has(owner)) leftovers.add(owner);
+    }
+    for (const id of extra) leftovers.add(id);
+    if (extra.length > 0 || missing.length > 0) {
+      logger.warn({ server_id: serverId, extra, missing }, 'drift between the worker and the database');
+      this.o.alerts.emit({ event: 'drift', severity: 'warning', server_id: serverId, message: `server ${serverId}: ${extra.length} session(s) not assigned to it, ${missing.length} assigned session(s) missing` });
+    }
+    for (const id of leftovers) await this.collectLeftover(serverId, id);
+    for (const id of missing) await this.restoreMissing(serverId, id);
+  }
+
+  /** A copy on a server the account is not assigned to: collect it (it must not be live there). */
+  private async collectLeftover(serverId: string, accountId: string): Promise<void> {
+    const { store, sessions, transfer, fleet, logger } = this.o;
+    await this.o.locks.with(accountId, async () => {
+      if (fleet.serverOf(accountId) === serverId) return;
+      const acc = await store.accounts.get(accountId);
+      if (!acc) {
+        logger.warn({ server_id: serverId, account_id: accountId }, 'unknown session on a worker left in place (not an account of this controller)');
+        return;
+      }
+      await transfer.fenceAndCollect(serverId, accountId, {
+        timeoutMs: this.o.settings().upload_timeout_ms,
+        onCollected: async ({ bytes }) => {
+          if (!bytes) return;
+          if (!acc.server_id) {
+            // The account waits for a server: this copy is the freshest there is.
+            const digest = await sessions.write(accountId, bytes);
+            await store.accounts.setSessionDigest(accountId, digest, new Date().toISOString());
+          } else {
+            await sessions.keepRecovered(accountId, serverId, bytes);
+          }
+        },
+      });
+      logger.info({ server_id: serverId, account_id: accountId, lives_on: acc.server_id }, 'leftover session collected from a worker');
+    });
+  }
+
+  /** An assigned session missing on its worker: upload the controller's copy again. */
+  private async restoreMissing(serverId: string, accountId: string): Promise<void> {
+    const { sessions, transfer, fleet, logger } = this.o;
+    await this.o.locks.with(accountId, async () => {
+      if (fleet.serverOf(accountId) !== serverId) return;
+      const bytes = await sessions.read(accountId);
+      if (!bytes) return;
+      await transfer.upload(serverId, accountId, bytes, { timeoutMs: this.o.settings().upload_timeout_ms });
+      logger.warn({ server_id: serverId, account_id: accountId }, 'missing session restored from the controller\'s copy');
+    });
+  }
+
+  /** Finishes or rolls back the moves left in the journal. Runs one at a time. */
+  recoverMoves(): Promise<void> {
+    this.recovering ??= this.recoverAll().finally(() => (this.recovering = null));
+    return this.recovering;
+  }
+
+  private async recoverAll(): Promise<void> {
+    for (const move of await this.o.store.ledger.unfinished()) {
+      if (this.o.locks.busy(move.account_id)) continue;
+      try {
+        await this.o.locks.with(move.account_id, () => this.recoverOne(move));
+      } catch (e) {
+        this.o.logger.warn({ account_id: move.account_id, err: (e as Error).message }, 'unfinished move not recovered yet; will retry');
+      }
+    }
+  }
+
+  private async isLive(serverId: string | null, accountId: string): Promise<boolean> {
+    if (!serverId || !this.o.fleet.get(serverId)) return false;
+    const listing = await this.o.transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
+    return listing.live.includes(accountId);
+  }
+
+  private async recoverOne(move: MoveRow): Promise<void> {
+    const { store, fleet, placer, sessions, logger } = this.o;
+    const id = move.account_id;
+    const acc = await store.accounts.get(id);
+    const now = new Date().toISOString();
+    if (!acc || !isAccountId(id)) {
+      await store.ledger.abandon(id);
+      return;
+    }
+    if (await this.isLive(move.to_server_id, id)) {
+      // The upload landed before the crash: roll forward.
+      await store.ledger.commit({ account_id: id, server_id: move.to_server_id, from_server_id: move.from_server_id, allocation_type: move.allocation_type, load_score: null, strategy: null, reason: 'completed after a controller restart (the upload had landed)' }, now);
+      fleet.assign(id, move.to_server_id!, acc.script_id);
+      logger.info({ account_id: id, server_id: move.to_server_id }, 'unfinished move completed');
+      return;
+    }
+    if (move.from_server_id && acc.server_id === move.from_server_id && await this.isLive(move.from_server_id, id)) {
+      // Never fenced: the account is still where the database says. Roll back.
+      await store.ledger.abandon(id);
+      if (fleet.serverOf(id) !== move.from_server_id) fleet.assign(id, move.from_server_id, acc.script_id);
+      logger.info({ account_id: id, server_id: move.from_server_id }, 'unfinished move rolled back');
+      return;
+    }
+    if (move.allocation_type === 'release') {
+      await store.ledger.commit({ account_id: id, server_id: null, from_server_id: move.from_server_id, allocation_type: 'release', load_score: null, strategy: null, reason: 'release completed after a controller restart' }, now, { deleteAccount: true });
+      fleet.unassign(id);
+      return;
+    }
+    // Live nowhere: place it from the controller's copy.
+    fleet.unassign(id);
+    const bytes = await sessions.read(id);
+    if (!bytes) {
+      await store.ledger.commit({ account_id: id, server_id: null, from_server_id: move.from_server_id, allocation_type: move.allocation_type, load_score: null, strategy: null, reason: 'no session copy after a controller restart; pending' }, now, { status: 'pending' });
+      return;
+    }
+    try {
+      await placer.placeAndCommit({
+        account_id: id, script_id: acc.script_id, bytes, strategy: (acc.strategy as Strategy | null) ?? this.o.settings().default_strategy,
+        location: acc.location, strict: false, allocation_type: move.allocation_type, from_server_id: move.from_server_id,
+        exclude: move.from_server_id && move.allocation_type !== 'initial' ? [move.from_server_id] : [], explain: false,
+        context: 'completed after a controller restart',
+      });
+    } catch (e) {
+      await store.ledger.commit({ account_id: id, server_id: null, from_server_id: move.from_server_id, allocation_type: move.allocation_type, load_score: null, strategy: null, reason: `not re-placed after a restart (${(e as Error).message}); pending` }, now, { status: 'pending' });
+    }
+  }
+
+  /** The every-minute job: recover moves, then place pending accounts. */
+  async retryPending(allocator: Allocator): Promise<void> {
+    await this.recoverMoves();
+    for (const id of await this.o.store.accounts.listPending(200)) {
+      if (this.o.locks.busy(id)) continue;
+      await allocator.placePending(id);
+    }
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The controller's own copies of sessions, under `sessions_dir`. The current copy of an
+ * account is `<sessions_dir>/<account_id>.session`; each replaced copy is kept in
+ * `<sessions_dir>/.previous/`. Paths from requests must resolve inside the store.
+ */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { BerthError } from '../../shared/errors.js';
+import { isAccountId, sessionFileName } from '../../shared/ids.js';
+
+/** Largest session accepted (SPEC §5: PUT ≤ 10 MiB). */
+export const MAX_SESSION_BYTES = 10 * 1024 * 1024;
+
+/** How many replaced copies are kept per account. */
+const KEEP_PREVIOUS = 5;
+
+/** SHA-256 of a session, hex. */
+export function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The controller's session store. */
+export class SessionFiles {
+  readonly dir: string;
+
+  constructor(options: { dir: string }) {
+    this.dir = options.dir;
+  }
+
+  /** Creates the store folder (0700). */
+  async init(): Promise<void> {
+    await mkdir(join(this.dir, '.previous'), { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * Resolves a `session_file` from a request to a path inside the store. A leading
+   * `sessions/` names the store itself. Refuses absolute paths, `..`, and symlinks out.
+   */
+  async resolveRequestPath(sessionFile: string): Promise<string> {
+    const invalid = (why: string) => new BerthError('INVALID_REQUEST', `session_file ${why}`, { field: 'session_file' });
+    if (sessionFile.length === 0 || sessionFile.length > 1024 || sessionFile.includes('\0')) throw invalid('is not a valid path');
+    if (isAbsolute(sessionFile) || /^[A-Za-z]:/.test(sessionFile)) throw invalid('must be relative to the session store');
+    let rel = sessionFile.replace(/\\/g, '/');
+    if (rel.startsWith('sessions/')) rel = rel.slice('sessions/'.length);
+    if (rel.split('/').some((p) => p === '..')) throw invalid('must not contain ".."');
+    const candidate = normalize(join(this.dir, rel));
+    if (!candidate.startsWith(this.dir + sep)) throw invalid('must stay inside the session store');
+    let real: string;
+    try {
+      real = await realpath(candidate);
+    } catch {
+      throw new BerthError('SESSION_FILE_NOT_FOUND', `session file ${sessionFile} not found in the store`, { session_file: sessionFile });
+    }
+    const root = await realpath(this.dir);
+    const r = relative(root, real);
+    if (r.startsWith('..') || isAbsolute(r)) throw invalid('resolves outside the session store');
+    const st = await stat(real);
+    if (!st.isFile()) throw new BerthError('SESSION_FILE_NOT_FOUND', `session file ${sessionFile} is not a file`, { session_file: sessionFile });
+    if (st.size > MAX_SESSION_BYTES) throw new BerthError('INVALID_REQUEST', `session file exceeds ${MAX_SESSION_BYTES} bytes`);
+    return real;
+  }
+
+  /** Path of an account's current copy. */
+  pathOf(accountId: string): string {
+    if (!isAccountId(accountId)) throw new BerthError('INVALID_REQUEST', 'invalid account id');
+    return join(this.dir, sessionFileName(accountId));
+  }
+
+  /** The account's current copy, or null. */
+  async read(accountId: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.pathOf(accountId));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  /** Reads any file already resolved inside the store. */
+  readResolved(path: string): Promise<Buffer> {
+    return readFile(path);
+  }
+
+  /**
+   * Makes `bytes` the account's current copy, durably (write, fsync, rename), keeping
+   * the replaced copy in `.previous/`. Returns the SHA-256.
+   */
+  async write(accountId: string, bytes: Buffer): Promise<string> {
+    const target = this.pathOf(accountId);
+    const digest = sha256(bytes);
+    const current = await this.read(accountId);
+    if (current && sha256(current) === digest) return digest;
+    if (current) await this.keepPrevious(accountId, target);
+    const tmp = join(this.dir, `.${sessionFileName(accountId)}.tmp-${process.pid}-${Date.now()}`);
+    const fh = await open(tmp, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, target);
+    return digest;
+  }
+
+  /**
+   * Keeps a copy collected from a worker the account does not live on, for the operator
+   * to inspect: `<sessions_dir>/.recovered/<account_id>.<server_id>.<time>.session`.
+   */
+  async keepRecovered(accountId: string, serverId: string, bytes: Buffer): Promise<string> {
+    this.pathOf(accountId);
+    const dir = join(this.dir, '.recovered');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const file = join(dir, `${accountId}.${serverId}.${stamp}.session`);
+    const fh = await open(file, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return file;
+  }
+
+  private async keepPrevious(accountId: string, target: string): Promise<void> {
+    const prevDir = join(this.dir, '.previous');
+    await mkdir(prevDir, { recursive: true, mode: 0o700 });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    await copyFile(target, join(prevDir, `${accountId}.${stamp}.session`));
+    const stamped = /^\d{4}-\d\d-\d\dT[\d-]+Z\.session$/;
+    const mine = (await readdir(prevDir)).filter((f) => f.startsWith(`${accountId}.`) && stamped.test(f.slice(accountId.length + 1))).sort();
+    for (const old of mine.slice(0, Math.max(0, mine.length - KEEP_PREVIOUS))) await rm(join(prevDir, old), { force: true });
+  }
+}

@@ -1,0 +1,54 @@
+/** The store facade: the database handle and one repo per table. */
+import type { Db } from './database.js';
+import { migrateToLatest } from './migrate.js';
+import { openSqlite } from './open-sqlite.js';
+import { AccountsRepo } from './accounts-repo.js';
+import { HistoryRepo } from './history-repo.js';
+import { PlacementLedger } from './placement-ledger.js';
+import { SamplesRepo } from './samples-repo.js';
+import { ServersRepo } from './servers-repo.js';
+
+/** Everything the controller persists. */
+export interface Store {
+  readonly db: Db;
+  readonly accounts: AccountsRepo;
+  readonly history: HistoryRepo;
+  readonly samples: SamplesRepo;
+  readonly servers: ServersRepo;
+  readonly ledger: PlacementLedger;
+  /** Quick liveness probe of the database. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Wraps an open database in repos. */
+export function createStore(db: Db): Store {
+  return {
+    db,
+    accounts: new AccountsRepo(db),
+    history: new HistoryRepo(db),
+    samples: new SamplesRepo(db),
+    servers: new ServersRepo(db),
+    ledger: new PlacementLedger(db),
+    async ping() {
+      try {
+        await db.selectFrom('berth_migrations' as never).select((eb) => eb.lit(1).as('one')).limit(1).execute();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+/** Opens the SQLite store at `file` and migrates it; throws when a migration fails. */
+export async function openStore(file: string): Promise<Store> {
+  const db = openSqlite(file);
+  const result = await migrateToLatest(db);
+  if (result.error) {
+    await db.destroy();
+    throw new Error(`database migration failed: ${(result.error as Error).message ?? String(result.error)}`);
+  }
+  return createStore(db);
+}
