@@ -11,7 +11,7 @@ import { messagesOf, spawnAgent, StandInController, tempDir, waitFor, type Agent
 
 const TOKEN = 'agent-token-never-logged-7f3a';
 const NODE = 'worker-07';
-const FAST = { protocol: PROTOCOL_VERSION, report_interval_ms: 200, lease_ms: 800 };
+const FAST = { protocol: PROTOCOL_VERSION, report_interval_ms: 200, lease_ms: 1500 };
 
 function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).sort() : [];
@@ -42,6 +42,7 @@ describe('agent process against a stand-in controller', function () {
     writeFileSync(join(sessions, 'a2.session'), 'session bytes of a2');
     writeFileSync(join(sessions, '.a3.session.part'), 'upload in flight');
     writeFileSync(join(sessions, 'notes.txt'), 'not a session');
+    writeFileSync(join(sessions, 'zz-stale.session'), 'placed elsewhere while this server was away');
     controller = await StandInController.start();
     const configFile = join(tmp.path, 'agent.json');
     writeFileSync(configFile, JSON.stringify({
@@ -83,7 +84,7 @@ describe('agent process against a stand-in controller', function () {
     expect(messagesOf(conn0, 'report'), 'no report before welcome').to.deep.equal([]);
   });
 
-  it('reports at once after welcome, with its session ids and sane load figures, and runs on_assign', async () => {
+  it('reports at once after welcome with its assigned session ids and sane load figures, fencing unassigned files', async () => {
     // A long interval: a report now can only be the immediate one.
     conn0.send({ type: 'welcome', protocol: PROTOCOL_VERSION, report_interval_ms: 60000, lease_ms: 60000, assigned: ['a1', 'a2'] });
     const report = await waitFor('first report', () => messagesOf(conn0, 'report')[0]);
@@ -93,7 +94,9 @@ describe('agent process against a stand-in controller', function () {
     expect(report.disk_percent).to.be.greaterThan(0);
     expect(report.load_avg).to.have.length(3);
     expect(Math.abs(Date.parse(report.sent_at) - Date.now())).to.be.below(60000);
+    expect(fencedNames(), 'a file not assigned to this server is fenced on welcome').to.deep.equal(['zz-stale.session']);
     await waitFor('on_assign for a1 and a2', () => lines(join(marks, 'assign.log')).join() === 'a1,a2');
+    await waitFor('on_unassign for the stale file', () => lines(join(marks, 'unassign.log')).join() === 'zz-stale');
     expect(conn0.invalid).to.deep.equal([]);
   });
 
@@ -119,18 +122,18 @@ describe('agent process against a stand-in controller', function () {
     await waitFor('on_assign for a4', () => lines(join(marks, 'assign.log')).includes('a4'));
     rmSync(join(sessions, 'a4.session'));
     await waitFor('a4 gone from reports', () => latest()?.accounts.join() === 'a1,a2');
-    await waitFor('on_unassign for a4', () => lines(join(marks, 'unassign.log')).join() === 'a4');
+    await waitFor('on_unassign for a4', () => lines(join(marks, 'unassign.log')).join() === 'a4,zz-stale');
   });
 
   it('self-fences when nothing is heard for lease_ms: every session file moved into .fenced/, none deleted', async () => {
     controller.autoPingMs = FAST.report_interval_ms; // later connections are pinged but not welcomed
     conn1.stopPinging();
-    await waitFor('session files fenced', () => sessionNames().length === 0 && fencedNames().join() === 'a1.session,a2.session');
+    await waitFor('session files fenced', () => sessionNames().length === 0 && fencedNames().join() === 'a1.session,a2.session,zz-stale.session');
     expect(readFileSync(join(fenced, 'a1.session'), 'utf8')).to.equal('session bytes of a1');
     expect(readFileSync(join(fenced, 'a2.session'), 'utf8')).to.equal('session bytes of a2');
     expect(existsSync(join(sessions, '.a3.session.part')), 'uploads in flight are not sessions').to.equal(true);
     expect(existsSync(join(sessions, 'notes.txt'))).to.equal(true);
-    await waitFor('on_unassign for a1 and a2', () => lines(join(marks, 'unassign.log')).join() === 'a1,a2,a4');
+    await waitFor('on_unassign for a1 and a2', () => lines(join(marks, 'unassign.log')).join() === 'a1,a2,a4,zz-stale');
     await waitFor('the silent socket is dropped', () => conn1.closed !== null);
   });
 
@@ -138,12 +141,15 @@ describe('agent process against a stand-in controller', function () {
     const conn2 = await controller.connection(2);
     await waitFor('hello', () => messagesOf(conn2, 'hello').length === 1);
     expect(sessionNames(), 'a ping alone restores nothing').to.deep.equal([]);
+    writeFileSync(join(sessions, 'a5.session'), 'appeared while fenced');
+    await waitFor('a file appearing while fenced is fenced too', () => fencedNames().includes('a5.session') && sessionNames().length === 0);
     conn2.send({ type: 'welcome', ...FAST, assigned: ['a1', 'a9'] });
     const report = await waitFor('report after welcome', () => messagesOf(conn2, 'report')[0]);
     expect(report.accounts).to.deep.equal(['a1']);
     expect(sessionNames()).to.deep.equal(['a1.session']);
     expect(readFileSync(join(sessions, 'a1.session'), 'utf8')).to.equal('session bytes of a1');
-    expect(fencedNames(), 'the unassigned copy is left for the controller').to.deep.equal(['a2.session']);
+    expect(fencedNames(), 'unassigned copies are left for the controller').to.deep.equal(['a2.session', 'a5.session', 'zz-stale.session']);
+    await waitFor('on_unassign for a5', () => lines(join(marks, 'unassign.log')).join() === 'a1,a2,a4,a5,zz-stale');
     await waitFor('on_assign for a1 again', () => lines(join(marks, 'assign.log')).join() === 'a1,a1,a2,a4');
     expect(controller.sockets).to.have.length(3);
   });

@@ -2,9 +2,10 @@
  * Helpers for the agent's tests: temp dirs, polling, and a small stand-in for the
  * controller's agent endpoint (a real `ws` server speaking the shared protocol).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,18 +62,31 @@ export class StandInController {
   /** When set, every new connection is pinged at this interval from its start. */
   autoPingMs: number | null = null;
 
-  private constructor(server: WebSocketServer) {
+  private readonly https: HttpsServer | null;
+
+  private constructor(server: WebSocketServer, https: HttpsServer | null) {
     this.server = server;
+    this.https = https;
   }
 
-  /** Listens on an ephemeral loopback port. */
-  static async start(): Promise<StandInController> {
-    const server = await new Promise<WebSocketServer>((resolve, reject) => {
-      const s = new WebSocketServer({ host: '127.0.0.1', port: 0, path: AGENT_CONNECT_PATH, maxPayload: MAX_FRAME_BYTES });
-      s.once('listening', () => resolve(s));
-      s.once('error', reject);
-    });
-    const c = new StandInController(server);
+  /** Listens on an ephemeral loopback port; with `tls`, over HTTPS (wss). */
+  static async start(options: { tls?: { key: string; cert: string } } = {}): Promise<StandInController> {
+    let server: WebSocketServer;
+    if (options.tls) {
+      const https = createHttpsServer({ key: options.tls.key, cert: options.tls.cert });
+      await new Promise<void>((resolve, reject) => {
+        https.once('error', reject);
+        https.listen(0, '127.0.0.1', () => resolve());
+      });
+      server = new WebSocketServer({ server: https, path: AGENT_CONNECT_PATH, maxPayload: MAX_FRAME_BYTES });
+    } else {
+      server = await new Promise<WebSocketServer>((resolve, reject) => {
+        const s = new WebSocketServer({ host: '127.0.0.1', port: 0, path: AGENT_CONNECT_PATH, maxPayload: MAX_FRAME_BYTES });
+        s.once('listening', () => resolve(s));
+        s.once('error', reject);
+      });
+    }
+    const c = new StandInController(server, options.tls !== undefined ? (server.options.server as HttpsServer) : null);
     server.on('connection', (ws, req) => {
       const sock: AgentSocket = {
         ws,
@@ -108,9 +122,9 @@ export class StandInController {
 
   /** The base URL an agent's `controller_url` names. */
   get baseUrl(): string {
-    const addr = this.server.address();
+    const addr = this.https ? this.https.address() : this.server.address();
     if (addr === null || typeof addr === 'string') throw new Error('not listening');
-    return `http://127.0.0.1:${addr.port}`;
+    return `${this.https ? 'https' : 'http'}://127.0.0.1:${addr.port}`;
   }
 
   /** Waits for connection number `index` (0-based) and returns it. */
@@ -124,7 +138,31 @@ export class StandInController {
       s.ws.terminate();
     }
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.https) {
+      this.https.closeAllConnections();
+      await new Promise<void>((resolve) => this.https!.close(() => resolve()));
+    }
   }
+}
+
+/**
+ * A private CA and a server certificate for 127.0.0.1 signed by it, made with the
+ * system's `openssl` in `dir`. Returns PEM texts and the CA file's path.
+ */
+export function makeTestCa(dir: string): { caFile: string; ca: string; key: string; cert: string } {
+  const run = (args: string[]): void => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    '-subj', '/CN=Berth Test CA', '-keyout', 'ca.key', '-out', 'ca.pem']);
+  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=127.0.0.1',
+    '-keyout', 'server.key', '-out', 'server.csr']);
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
+    '-extfile', 'ext.cnf', '-out', 'server.pem']);
+  const read = (n: string): string => readFileSync(join(dir, n), 'utf8');
+  return { caFile: join(dir, 'ca.pem'), ca: read('ca.pem'), key: read('server.key'), cert: read('server.pem') };
 }
 
 /** Messages of one type received on `sock`. */

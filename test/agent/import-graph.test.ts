@@ -1,0 +1,76 @@
+/**
+ * The agent runs on every worker and must stay small: its import graph may not pull in
+ * the controller's stack. The real agent process is run with a loader hook that records
+ * every ES module it loads and, at exit, every CommonJS module in the require cache.
+ */
+import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PROTOCOL_VERSION } from '../../shared/protocol.js';
+import { messagesOf, spawnAgent, StandInController, tempDir, waitFor } from './helpers.js';
+
+const HOOKS_SOURCE = `
+import { appendFileSync } from 'node:fs';
+let out;
+export function initialize(data) { out = data.out; }
+export async function load(url, context, next) { appendFileSync(out, url + '\\n'); return next(url, context); }
+`;
+
+function preloadSource(out: string): string {
+  return `
+import { register, createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS_SOURCE)}), { data: { out: ${JSON.stringify(`${out}.esm`)} } });
+const require = createRequire(import.meta.url);
+process.on('exit', () => writeFileSync(${JSON.stringify(`${out}.cjs`)}, Object.keys(require.cache).join('\\n')));
+`;
+}
+
+const FORBIDDEN = [
+  { name: 'express', pattern: /\/node_modules\/express\// },
+  { name: 'kysely', pattern: /\/node_modules\/kysely\// },
+  { name: 'better-sqlite3', pattern: /\/node_modules\/better-sqlite3\// },
+  { name: 'ssh2', pattern: /\/node_modules\/ssh2\// },
+  { name: 'controller/', pattern: /\/dist\/controller\// },
+];
+
+describe('agent import graph', function () {
+  this.timeout(20000);
+
+  it('loads ws, zod, pino and systeminformation but nothing of the controller (express, kysely, better-sqlite3, ssh2)', async () => {
+    const tmp = tempDir('berth-agent-imports-');
+    const controller = await StandInController.start();
+    try {
+      const out = join(tmp.path, 'modules');
+      const preload = join(tmp.path, 'preload.mjs');
+      writeFileSync(preload, preloadSource(out));
+      const config = join(tmp.path, 'agent.json');
+      writeFileSync(config, JSON.stringify({
+        controller_url: controller.baseUrl, node_id: 'worker-01', token: 't0ken', sessions_dir: join(tmp.path, 'sessions'),
+      }));
+      const agent = spawnAgent(config, { nodeArgs: ['--import', pathToFileURL(preload).href] });
+      const conn = await controller.connection(0);
+      await waitFor('hello', () => messagesOf(conn, 'hello')[0]);
+      conn.send({ type: 'welcome', protocol: PROTOCOL_VERSION, report_interval_ms: 100, lease_ms: 5000, assigned: [] });
+      await waitFor('two reports', () => messagesOf(conn, 'report').length >= 2);
+      agent.child.kill('SIGTERM');
+      expect((await agent.exited).code, agent.output()).to.equal(0);
+
+      const loaded = [
+        ...readFileSync(`${out}.esm`, 'utf8').split('\n'),
+        ...readFileSync(`${out}.cjs`, 'utf8').split('\n'),
+      ].filter(Boolean).map((u) => (u.startsWith('file:') ? new URL(u).pathname : u));
+      // The recording works: the agent's own parts and its dependencies are seen.
+      for (const wanted of [/\/dist\/agent\/connection\.js$/, /\/dist\/shared\/protocol-schema\.js$/, /\/node_modules\/ws\//, /\/node_modules\/systeminformation\//, /\/node_modules\/pino\//, /\/node_modules\/zod\//]) {
+        expect(loaded.some((p) => wanted.test(p)), `expected a module matching ${wanted}`).to.equal(true);
+      }
+      for (const { name, pattern } of FORBIDDEN) {
+        expect(loaded.filter((p) => pattern.test(p)), `the agent loaded ${name}`).to.deep.equal([]);
+      }
+    } finally {
+      await controller.close();
+      tmp.cleanup();
+    }
+  });
+});
