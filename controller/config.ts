@@ -273,13 +273,18 @@ export function parseConfig(raw: unknown, file: string, options: { env?: NodeJS.
       port: portNum,
       database: c.database === ':memory:' ? c.database : resolve(cwd, c.database),
       sessions_dir: resolve(cwd, c.sessions_dir),
-      weights: { cpu: c.weights.cpu / wsum, memory: c.weights.memory / wsum, accounts: c.weights.accounts / wsum, disk: c.weights.disk / wsum },
+      weights: { cpu: round12(c.weights.cpu / wsum), memory: round12(c.weights.memory / wsum), accounts: round12(c.weights.accounts / wsum), disk: round12(c.weights.disk / wsum) },
       alerts: { webhooks: c.alerts.webhooks.map((w) => ({ url: w.url, events: w.events ?? null })) },
       tls: c.tls ? { cert_file: resolve(cwd, c.tls.cert_file), key_file: resolve(cwd, c.tls.key_file) } : null,
     },
     servers,
   };
   return { config: deepFreeze(config), warnings };
+}
+
+/** Rounds to 12 decimals so 0.3/1 shows as 0.3. */
+function round12(x: number): number {
+  return Math.round(x * 1e12) / 1e12;
 }
 
 function isCronExpression(expr: string): boolean {

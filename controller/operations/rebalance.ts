@@ -45,14 +45,14 @@ export class Rebalancer {
     for (const row of await this.o.store.accounts.listPlaced()) {
       if (row.last_moved_at) lastMoved.set(row.account_id, Date.parse(row.last_moved_at));
     }
-    const plan = planRebalance({
-      servers: this.o.fleet.servers.map((s) => ({
+    const plan = planRebalance(
+      this.o.fleet.servers.map((s) => ({
         server: s,
         accounts: [...s.assigned].map(([account_id, script_id]) => ({ account_id, script_id, last_moved_at: lastMoved.get(account_id) ?? null })),
       })),
-      weights: c.weights,
-      threshold, max_migrations: maxMigrations, cooldown_ms: c.rebalance.cooldown_ms, now: Date.now(),
-    });
+      c.weights,
+      { threshold, max_migrations: maxMigrations, cooldown_ms: c.rebalance.cooldown_ms, now: Date.now() },
+    );
     const dry = opts.dry_run === true;
     const migrations: MigrationResult[] = [];
     for (const m of plan.moves) {

@@ -33,7 +33,7 @@ export function clampPercent(value: number): number {
 
 /** Accounts as a percentage of capacity (0–100); a server with no capacity counts as full. */
 export function accountsPercent(accounts: number, maxAccounts: number): number {
-  return maxAccounts > 0 ? clampPercent((accounts / maxAccounts) * 100) : 100;
+  return maxAccounts > 0 ? clampPercent((accounts * 100) / maxAccounts) : 100;
 }
 
 /**
