@@ -44,8 +44,8 @@ async function main(): Promise<void> {
       .catch((e) => log.error({ err: e }, 'error while stopping'))
       .finally(() => {
         log.info('stopped');
-        log.flush();
-        process.exit(0);
+        // Exit once pino has written everything, in order.
+        log.flush(() => process.exit(0));
       });
   };
   process.on('SIGTERM', shutdown);
@@ -55,8 +55,7 @@ async function main(): Promise<void> {
     await agent.start();
   } catch (e) {
     log.fatal({ err: e }, 'agent could not start');
-    log.flush();
-    process.exit(1);
+    log.flush(() => process.exit(1));
   }
 }
 
