@@ -113,7 +113,10 @@ export class Controller {
     this.alerts = new Alerts({ webhooks: () => c().alerts.webhooks, logger: log.child({ part: 'alerts' }) });
     this.placer = new Placer({
       fleet: this.fleet, transfer: this.transfer, ledger: this.store.ledger, logger: log, settings: () => c(),
-      hooks: { uploaded: (_id, seconds, ok) => this.metrics.uploadSeconds.observe({ outcome: ok ? 'ok' : 'failed' }, seconds) },
+      hooks: {
+        uploaded: (_id, seconds, ok) => this.metrics.uploadSeconds.observe({ outcome: ok ? 'ok' : 'failed' }, seconds),
+        committed: (_id, type) => this.metrics.allocations.inc({ type, outcome: 'ok' }),
+      },
     });
     this.allocator = new Allocator({
       store: this.store, sessions: this.sessions, fleet: this.fleet, placer: this.placer, locks: this.locks, logger: log,
@@ -194,11 +197,7 @@ export class Controller {
 
   private buildOperations(): Operations {
     return {
-      allocate: async (req) => {
-        const r = await this.allocator.allocate(req);
-        if (!r.dry_run) this.metrics.allocations.inc({ type: r.allocation_type, outcome: 'ok' });
-        return r;
-      },
+      allocate: (req) => this.allocator.allocate(req),
       rebalance: (opts) => this.rebalancer.run(opts),
       moveAccount: (id, serverId) => this.mover.move({ account_id: id, allocation_type: 'manual', to_server_id: serverId, context: 'moved by the API' }),
       releaseAccount: (id) => this.mover.release(id),

@@ -36,7 +36,7 @@ export class ControllerMetrics {
     perServer('berth_server_max_accounts', 'Configured capacity', (s) => s.max_accounts);
     perServer('berth_server_up', '1 when the agent is connected and reporting', (s) => (s.healthy ? 1 : 0));
     new Gauge({ name: 'berth_agents_connected', help: 'Agents connected now', registers: [r], collect() { this.set(agentsConnected()); } });
-    this.allocations = new Counter({ name: 'berth_allocations_total', help: 'Placements by type and outcome', labelNames: ['type', 'outcome'], registers: [r] });
+    this.allocations = new Counter({ name: 'berth_allocations_total', help: 'Placements: ok = committed (by allocation_type: initial, manual, rebalance, failover, drain), failed = allocations that could not be placed', labelNames: ['type', 'outcome'], registers: [r] });
     this.moves = new Counter({ name: 'berth_moves_total', help: 'Moves (rebalance, drain, failover, manual, release) by type and outcome', labelNames: ['type', 'outcome'], registers: [r] });
     this.uploadSeconds = new Histogram({ name: 'berth_upload_duration_seconds', help: 'Session upload durations', labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [r] });
     this.agentConnections = new Counter({ name: 'berth_agent_connections_total', help: 'Agent connections welcomed', labelNames: ['server_id'], registers: [r] });

@@ -38,6 +38,8 @@ export interface PlaceJob {
 /** Observers of placements (metrics, alerts). */
 export interface PlacerHooks {
   uploaded?(serverId: string, seconds: number, ok: boolean): void;
+  /** A placement was committed (any `allocation_type`). */
+  committed?(serverId: string, allocationType: string): void;
 }
 
 /** Options of the {@link Placer}. */
@@ -105,6 +107,7 @@ export class Placer {
           allocation_type: job.allocation_type, load_score: choice.load_score, strategy: choice.strategy, reason,
         }, this.now());
         reservation.commit();
+        this.o.hooks?.committed?.(choice.server_id, job.allocation_type);
         return {
           account_id: job.account_id, server_id: choice.server_id, allocation_type: job.allocation_type,
           strategy: choice.strategy, load_score: choice.load_score, reason, remote_path: up.remote_path,
