@@ -35,6 +35,8 @@ interface AgentConn {
   serverId: string;
   helloDone: boolean;
   pingSentAt: number | null;
+  /** Set once the socket broke the protocol: nothing more from it is processed. */
+  refused: boolean;
 }
 
 function digest(s: string): Buffer {
@@ -110,7 +112,7 @@ export class AgentHub {
   private accept(ws: WebSocket, serverId: string): void {
     const log = this.options.logger.child({ server_id: serverId });
     const previous = this.conns.get(serverId);
-    const conn: AgentConn = { ws, serverId, helloDone: false, pingSentAt: null };
+    const conn: AgentConn = { ws, serverId, helloDone: false, pingSentAt: null, refused: false };
     this.conns.set(serverId, conn);
     if (previous) {
       log.info('a newer agent connection replaces the older one');
@@ -128,6 +130,12 @@ export class AgentHub {
       const code = (e as { code?: string }).code ?? 'WS_ERROR';
       log.warn({ code }, 'agent socket error');
       if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.options.onProtocolError?.(serverId, 'FRAME_TOO_LARGE');
+      // ws closes the socket itself (1009 for an oversized frame, 1002/1007 for broken framing).
+      conn.refused = true;
+      if (this.conns.get(serverId) === conn) {
+        this.conns.delete(serverId);
+        this.options.fleet.setConnected(serverId, false);
+      }
     });
     ws.on('close', (code) => {
       if (this.conns.get(serverId) === conn) {
@@ -139,6 +147,13 @@ export class AgentHub {
   }
 
   private violate(conn: AgentConn, code: string, message: string, closeCode: number): void {
+    // From here on the socket counts as gone, even before the close handshake ends:
+    // frames it still sends are ignored and the server is no longer connected through it.
+    conn.refused = true;
+    if (this.conns.get(conn.serverId) === conn) {
+      this.conns.delete(conn.serverId);
+      this.options.fleet.setConnected(conn.serverId, false);
+    }
     this.options.logger.warn({ server_id: conn.serverId, code }, `agent protocol error: ${message}`);
     this.options.onProtocolError?.(conn.serverId, code);
     this.send(conn, { type: 'error', code, message });
@@ -146,7 +161,7 @@ export class AgentHub {
   }
 
   private onFrame(conn: AgentConn, data: Buffer, isBinary: boolean): void {
-    if (this.conns.get(conn.serverId) !== conn) return;
+    if (conn.refused || this.conns.get(conn.serverId) !== conn) return;
     if (isBinary) return this.violate(conn, 'MALFORMED_FRAME', 'binary frames are not accepted', CloseCode.POLICY_VIOLATION);
     const parsed = parseAgentMessage(data);
     if (!parsed.ok) {
