@@ -4,7 +4,7 @@
  * row in one transaction. A failed upload releases the slot and the next-best server
  * is tried, at most {@link MAX_ATTEMPTS} servers.
  */
-import { BerthError, isBerthError } from '../../shared/errors.js';
+import { BerthError, isBerthError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { place } from '../placement/pipeline.js';
@@ -97,9 +97,11 @@ export class Placer {
       firstCandidates ??= choice.candidates;
       const reservation = fleet.reserve(choice.server_id, job.account_id, job.script_id);
       const t0 = performance.now();
+      let landed = false;
       try {
         await ledger.begin({ account_id: job.account_id, from_server_id: job.from_server_id, to_server_id: choice.server_id, phase: 'placing', allocation_type: job.allocation_type }, this.now());
         const up = await transfer.upload(choice.server_id, job.account_id, job.bytes, { timeoutMs: settings.upload_timeout_ms });
+        landed = true;
         this.o.hooks?.uploaded?.(choice.server_id, (performance.now() - t0) / 1000, true);
         const reason = [choice.reason, ...(errors.length ? [`after ${errors.length} failed upload(s): ${errors.map((e) => `${e.server_id} ${e.code}`).join(', ')}`] : []), ...(job.context ? [job.context] : [])].join('; ');
         await ledger.commit({
@@ -115,18 +117,18 @@ export class Placer {
         };
       } catch (e) {
         reservation.release();
-        this.o.hooks?.uploaded?.(choice.server_id, (performance.now() - t0) / 1000, false);
+        if (!landed) this.o.hooks?.uploaded?.(choice.server_id, (performance.now() - t0) / 1000, false);
         const code = isBerthError(e) ? e.code : 'UPLOAD_FAILED';
-        errors.push({ server_id: choice.server_id, code, message: (e as Error).message });
-        logger.warn({ account_id: job.account_id, server_id: choice.server_id, code, attempt: attempt + 1 }, 'placement attempt failed');
-        if (isBerthError(e) && e.details?.maybe_placed === true) await this.fenceUncertain(choice.server_id, job.account_id);
+        errors.push({ server_id: choice.server_id, code, message: landed ? 'the upload landed but the placement could not be recorded' : (e as Error).message });
+        logger.warn({ account_id: job.account_id, server_id: choice.server_id, code, attempt: attempt + 1, landed }, 'placement attempt failed');
+        // A copy that landed (or may have) must be gone before another server gets one.
+        if (landed || (isBerthError(e) && e.details?.maybe_placed === true)) await this.fenceUncertain(choice.server_id, job.account_id);
         await ledger.abandon(job.account_id).catch(() => undefined);
         exclude.add(choice.server_id);
         if (job.server_id !== undefined) break;
       }
     }
-    const last = errors[errors.length - 1]!;
-    throw new BerthError(last.code === 'TIMEOUT' ? 'TIMEOUT' : 'UPLOAD_FAILED',
+    throw new BerthError(failureCode(errors.map((e) => e.code)),
       `could not place account ${job.account_id}: ${errors.map((e) => `${e.server_id}: ${e.message}`).join('; ')}`,
       { attempts: errors });
   }
@@ -153,4 +155,13 @@ export function noEligible(message: string, candidates: Candidate[]): BerthError
   return new BerthError('NO_ELIGIBLE_SERVER', message, {
     servers: candidates.map((c) => ({ server_id: c.server_id, eligible: c.eligible, reasons: c.reasons, load_score: c.load_score })),
   });
+}
+
+/** Codes a failed placement may answer with when every attempt failed the same way. */
+const SAME_FAILURE_CODES: ReadonlySet<string> = new Set<ErrorCode>(['TIMEOUT', 'HOST_KEY_MISMATCH', 'SHUTTING_DOWN']);
+
+/** The code of a placement whose every attempt failed: theirs when they agree, else UPLOAD_FAILED. */
+function failureCode(codes: readonly string[]): ErrorCode {
+  const first = codes[0];
+  return first !== undefined && SAME_FAILURE_CODES.has(first) && codes.every((c) => c === first) ? first as ErrorCode : 'UPLOAD_FAILED';
 }
