@@ -30,6 +30,12 @@ export interface AlertsOptions {
   attempts?: number;
   /** First retry delay; doubles each time. @defaultValue 1000 */
   backoffMs?: number;
+  /** Secret values (tokens, passwords) to blank out of any message before it is sent. @defaultValue none */
+  secrets?: () => Iterable<string | null | undefined>;
+  /** Observes every alert: `sent` is false when it was suppressed as a repeat. */
+  onEmit?: (event: AlertEvent, sent: boolean) => void;
+  /** Observes every webhook delivery once it succeeded or was given up. */
+  onDelivery?: (ok: boolean) => void;
 }
 
 /** Sends alerts to webhooks. */
@@ -46,10 +52,21 @@ export class Alerts {
     const key = `${alert.event}\u0000${alert.server_id ?? ''}\u0000${alert.server_id ? '' : alert.account_id ?? ''}`;
     const now = Date.now();
     const last = this.lastSent.get(key);
-    if (last !== undefined && now - last < (this.o.dedupeMs ?? 300_000)) return false;
+    if (last !== undefined && now - last < (this.o.dedupeMs ?? 300_000)) {
+      this.o.logger.debug({ event: alert.event, server_id: alert.server_id, account_id: alert.account_id }, 'alert suppressed: sent less than the repeat window ago');
+      this.o.onEmit?.(alert.event, false);
+      return false;
+    }
     this.lastSent.set(key, now);
-    this.o.logger.info({ event: alert.event, server_id: alert.server_id, account_id: alert.account_id }, `alert: ${alert.message}`);
-    const body = JSON.stringify({ ...alert, at: new Date(now).toISOString() });
+    this.o.onEmit?.(alert.event, true);
+    const message = this.scrub(alert.message);
+    this.o.logger.info({ event: alert.event, server_id: alert.server_id, account_id: alert.account_id }, `alert: ${message}`);
+    const body = JSON.stringify({
+      event: alert.event, severity: alert.severity,
+      ...(alert.server_id !== undefined ? { server_id: alert.server_id } : {}),
+      ...(alert.account_id !== undefined ? { account_id: alert.account_id } : {}),
+      message, at: new Date(now).toISOString(),
+    });
     for (const hook of hooks) {
       const p = this.deliver(hook.url, body).finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
@@ -57,7 +74,21 @@ export class Alerts {
     return true;
   }
 
+  private scrub(message: string): string {
+    let out = message;
+    for (const secret of this.o.secrets?.() ?? []) {
+      if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
+    }
+    return out;
+  }
+
   private async deliver(url: string, body: string): Promise<void> {
+    const ok = await this.attempt(url, body);
+    this.o.onDelivery?.(ok);
+  }
+
+  /** Posts `body` until it is accepted (true) or given up (false). */
+  private async attempt(url: string, body: string): Promise<boolean> {
     const attempts = this.o.attempts ?? 4;
     let delay = this.o.backoffMs ?? 1000;
     for (let i = 1; i <= attempts; i++) {
@@ -66,13 +97,14 @@ export class Alerts {
           method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'berth-controller' }, body,
           signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(5000)]),
         });
-        if (res.ok) return;
+        await res.arrayBuffer().catch(() => undefined);
+        if (res.ok) return true;
         if (res.status >= 400 && res.status < 500 && res.status !== 429) {
           this.o.logger.warn({ url: redactUrl(url), status: res.status }, 'webhook refused the alert');
-          return;
+          return false;
         }
       } catch {
-        if (this.controller.signal.aborted) return;
+        if (this.controller.signal.aborted) return false;
       }
       if (i < attempts) {
         await new Promise((r) => setTimeout(r, delay).unref());
@@ -80,6 +112,7 @@ export class Alerts {
       }
     }
     this.o.logger.warn({ url: redactUrl(url), attempts }, 'webhook delivery failed');
+    return false;
   }
 
   /** Gives deliveries in flight a moment, then abandons them. */
@@ -96,5 +129,46 @@ function redactUrl(url: string): string {
     return `${u.protocol}//${u.host}${u.pathname}`;
   } catch {
     return '[invalid url]';
+  }
+}
+
+/** Load score at or above which a server counts as overloaded. */
+export const OVERLOAD_SCORE = 90;
+/** Disk use (percent) at or above which a server counts as overloaded (also where placement stops). */
+export const OVERLOAD_DISK_PERCENT = 95;
+
+/** Why a server with these figures is overloaded, or null when it is not. */
+export function overloadReason(score: number, diskPercent: number): string | null {
+  const why: string[] = [];
+  if (score >= OVERLOAD_SCORE) why.push(`load score ${score.toFixed(1)} >= ${OVERLOAD_SCORE}`);
+  if (diskPercent >= OVERLOAD_DISK_PERCENT) why.push(`disk ${diskPercent.toFixed(1)} % >= ${OVERLOAD_DISK_PERCENT} %`);
+  return why.length > 0 ? why.join(', ') : null;
+}
+
+/**
+ * Emits `server_overloaded` when a server's report takes it over a threshold
+ * ({@link overloadReason}); it re-arms once a report shows it back under both.
+ * The 5-minute repeat rule of {@link Alerts} applies on top.
+ */
+export class OverloadWatch {
+  private readonly overloaded = new Set<string>();
+
+  constructor(private readonly alerts: Alerts) {}
+
+  /** Feeds one server's figures after a report. */
+  check(serverId: string, score: number, diskPercent: number): void {
+    const why = overloadReason(score, diskPercent);
+    if (why === null) {
+      this.overloaded.delete(serverId);
+      return;
+    }
+    if (this.overloaded.has(serverId)) return;
+    this.overloaded.add(serverId);
+    this.alerts.emit({ event: 'server_overloaded', severity: 'warning', server_id: serverId, message: `server ${serverId} is overloaded: ${why}` });
+  }
+
+  /** Forgets a server (removed from the config). */
+  forget(serverId: string): void {
+    this.overloaded.delete(serverId);
   }
 }

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../shared/log.js';
 import type { BerthConfig } from './config.js';
-import { Alerts } from './alerts.js';
+import { Alerts, OverloadWatch } from './alerts.js';
 import { AgentHub } from './fleet/agent-hub.js';
 import { Fleet } from './fleet/fleet.js';
 import { LoadSampler } from './fleet/sampler.js';
@@ -26,6 +26,7 @@ import { Mover } from './operations/mover.js';
 import { Placer } from './operations/placer.js';
 import { Rebalancer } from './operations/rebalance.js';
 import type { Operations } from './operations/types.js';
+import { loadScore } from './placement/scorers/load-score.js';
 import type { ServerStatus } from './placement/types.js';
 import { SessionFiles } from './store/session-files.js';
 import { openStore, type Store } from './store/store.js';
@@ -110,7 +111,11 @@ export class Controller {
       onProtocolError: (_id, code) => this.metrics.protocolErrors.inc({ code }),
     });
     this.metrics = new ControllerMetrics(this.fleet, () => c().weights, () => this.hub.connectedCount);
-    this.alerts = new Alerts({ webhooks: () => c().alerts.webhooks, logger: log.child({ part: 'alerts' }) });
+    this.alerts = new Alerts({
+      webhooks: () => c().alerts.webhooks, logger: log.child({ part: 'alerts' }), secrets: () => this.secrets(),
+      onEmit: (event, sent) => this.metrics.alerts.inc({ event, outcome: sent ? 'sent' : 'suppressed' }),
+      onDelivery: (ok) => this.metrics.alertDeliveries.inc({ outcome: ok ? 'ok' : 'failed' }),
+    });
     this.placer = new Placer({
       fleet: this.fleet, transfer: this.transfer, ledger: this.store.ledger, logger: log, settings: () => c(),
       hooks: {
@@ -182,7 +187,10 @@ export class Controller {
   }
 
   private wireFleetEvents(): void {
+    // server_up is an alert only after a server_down this process reported (not at first contact).
+    const alertedDown = new Set<string>();
     this.fleet.on('server_down', (id) => {
+      alertedDown.add(id);
       const s = this.fleet.get(id);
       this.log.warn({ server_id: id }, 'server down');
       if (s?.last_down_at) void this.store.servers.update(id, { last_down_at: new Date(s.last_down_at).toISOString() }, new Date().toISOString()).catch(() => undefined);
@@ -190,9 +198,23 @@ export class Controller {
     });
     this.fleet.on('server_up', (id) => {
       this.log.info({ server_id: id }, 'server up');
-      this.alerts.emit({ event: 'server_up', severity: 'info', server_id: id, message: `server ${id} is reporting again` });
+      if (alertedDown.delete(id)) this.alerts.emit({ event: 'server_up', severity: 'info', server_id: id, message: `server ${id} is reporting again` });
     });
-    this.fleet.on('report', (id) => this.reconciler.reportArrived(id));
+    const overload = new OverloadWatch(this.alerts);
+    this.fleet.on('report', (id) => {
+      this.reconciler.reportArrived(id);
+      const s = this.fleet.get(id);
+      if (s) overload.check(id, loadScore(s, this.cfg.controller.weights), s.disk_percent);
+    });
+  }
+
+  /** Secret values of the config, blanked out of alert messages. */
+  private *secrets(): Iterable<string | null> {
+    for (const t of this.cfg.controller.api_tokens) yield t.token;
+    for (const s of this.cfg.servers.values()) {
+      yield s.agent_token;
+      yield s.password;
+    }
   }
 
   private buildOperations(): Operations {

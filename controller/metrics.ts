@@ -16,6 +16,8 @@ export class ControllerMetrics {
   readonly uploadSeconds: Histogram<'outcome'>;
   readonly agentConnections: Counter<'server_id'>;
   readonly protocolErrors: Counter<'code'>;
+  readonly alerts: Counter<'event' | 'outcome'>;
+  readonly alertDeliveries: Counter<'outcome'>;
 
   constructor(fleet: Fleet, weights: () => Weights, agentsConnected: () => number) {
     const r = this.registry;
@@ -41,5 +43,7 @@ export class ControllerMetrics {
     this.uploadSeconds = new Histogram({ name: 'berth_upload_duration_seconds', help: 'Session upload durations', labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [r] });
     this.agentConnections = new Counter({ name: 'berth_agent_connections_total', help: 'Agent connections welcomed', labelNames: ['server_id'], registers: [r] });
     this.protocolErrors = new Counter({ name: 'berth_agent_protocol_errors_total', help: 'Agent frames or upgrades refused', labelNames: ['code'], registers: [r] });
+    this.alerts = new Counter({ name: 'berth_alerts_total', help: 'Alerts by event; outcome sent, or suppressed as a repeat within 5 minutes', labelNames: ['event', 'outcome'], registers: [r] });
+    this.alertDeliveries = new Counter({ name: 'berth_alert_deliveries_total', help: 'Webhook deliveries: ok, or failed after every retry', labelNames: ['outcome'], registers: [r] });
   }
 }
