@@ -38,7 +38,8 @@ describe('moves on demand', function () {
   });
 
   it('a move onto a full server is refused before anything is fenced', async () => {
-    for (const id of ['f1', 'f2', 'f3']) await world.allocate(id, { server_id: 'w3' });
+    if ((await world.serverOf('mv1')) === 'w3') await world.api.post('/accounts/mv1/move', { server_id: 'w1' });
+    for (let i = world.controller.fleet.get('w3')!.accounts; i < 3; i++) await world.allocate(`f${i}`, { server_id: 'w3' });
     const where = await world.serverOf('mv1');
     const res = await world.api.post('/accounts/mv1/move', { server_id: 'w3' });
     expect(res.status).to.equal(503);
