@@ -1,0 +1,107 @@
+/**
+ * End-to-end allocations: POST /allocation/allocate over HTTP to the controller running
+ * as its own process (SQLite store, default settings), which uploads over SFTP to 4 real
+ * sshd on 127.0.0.2–5, each with its real agent reporting. 2,000 accounts of 28 KiB,
+ * 16 requests in flight.
+ *
+ * Baseline, in the same run: the same controller code, HTTP path, SQLite store, placement
+ * and `SessionTransfer` (`.part` write, fsync, rename), but its placer uploads over a
+ * fresh SSH connection per upload (bench/support/baseline-controller.ts), as the old
+ * system did. Each set-up gets fresh sshd, a fresh store and fresh agents.
+ *
+ * Target: ≥ 10 × the baseline's allocations/s. Also reported: p50/p99 latency.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Api } from '../test/helpers/controller-fixture.js';
+import { removeDir, tempDir } from '../test/helpers/temp.js';
+import { BenchController } from './support/controller-proc.js';
+import { fmt, type Bench, type BenchOptions, type Figure } from './support/figures.js';
+import { percentile } from './support/stats.js';
+import { liveSessions, startAgents, startWorkers, waitEligible, writeBenchConfig } from './support/workers.js';
+
+const WORKERS = 4;
+const CONCURRENCY = 16;
+const SESSION_BYTES = 28 * 1024;
+const BASELINE_MAIN = fileURLToPath(new URL('./support/baseline-controller.js', import.meta.url));
+
+interface Outcome {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  failed: number;
+  firstError: string | null;
+  onWorkers: number;
+}
+
+async function runSetup(label: string, accounts: number, baseline: boolean, options: BenchOptions): Promise<Outcome> {
+  const dir = tempDir(`berth-bench-alloc-${label}-`);
+  const workers = await startWorkers(WORKERS);
+  const configFile = writeBenchConfig(dir, workers, accounts);
+  const incoming = join(dir, 'sessions', 'incoming');
+  mkdirSync(incoming, { recursive: true });
+  const ids = Array.from({ length: accounts }, (_, i) => `${label}${String(i).padStart(6, '0')}`);
+  for (const id of ids) writeFileSync(join(incoming, `${id}.session`), randomBytes(SESSION_BYTES));
+  const controller = new BenchController({ configFile, cwd: dir, ...(baseline ? { script: BASELINE_MAIN } : {}) });
+  const agents: ReturnType<typeof startAgents> = [];
+  try {
+    await controller.ready();
+    agents.push(...startAgents(controller.port, workers, dir));
+    const api = Api.for(controller.port);
+    await waitEligible(api, WORKERS);
+    const latencies: number[] = [];
+    let next = 0;
+    let failed = 0;
+    let firstError: string | null = null;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const s = performance.now();
+        const r = await api.post('/allocation/allocate', { account_id: id, session_file: `incoming/${id}.session`, script_id: 'bench' });
+        latencies.push(performance.now() - s);
+        if (r.status !== 201) {
+          failed++;
+          firstError ??= `${r.status} ${r.text.slice(0, 200)}`;
+        }
+      }
+    }));
+    const seconds = (performance.now() - t0) / 1000;
+    const onWorkers = workers.reduce((n, w) => n + liveSessions(w).length, 0);
+    const out: Outcome = {
+      perSecond: (ids.length - failed) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
+      ok: ids.length - failed, failed, firstError, onWorkers,
+    };
+    options.log(`allocations ${baseline ? 'baseline (fresh SSH connection per upload)' : 'pooled'}: ${fmt(out.perSecond, 1)}/s, p50 ${fmt(out.p50, 1)} ms, p99 ${fmt(out.p99, 1)} ms, ${out.ok} ok, ${failed} failed, ${onWorkers} session files on the workers${firstError ? `; first error ${firstError}` : ''}`);
+    return out;
+  } finally {
+    await Promise.all(agents.map((a) => a.stop()));
+    await controller.stop();
+    await Promise.all(workers.map((w) => w.dispose()));
+    removeDir(dir);
+  }
+}
+
+async function run(options: BenchOptions): Promise<Figure[]> {
+  const accounts = options.quick ? 400 : 2_000;
+  const pooled = await runSetup('p', accounts, false, options);
+  const base = await runSetup('b', accounts, true, options);
+  const ratio = pooled.perSecond / base.perSecond;
+  const n = fmt(accounts);
+  return [
+    {
+      bench: 'allocations', name: `${n} × 28 KiB, 16 in flight: allocations/s (pooled SSH)`, measured: fmt(pooled.perSecond, 1),
+      target: '≥ 10 × baseline', ratio: `${fmt(ratio, 2)}× baseline`, pass: ratio >= 10 && pooled.failed === 0 && pooled.onWorkers === accounts,
+    },
+    { bench: 'allocations', name: 'pooled: p50 / p99 latency', measured: `${fmt(pooled.p50, 1)} / ${fmt(pooled.p99, 1)} ms`, target: '—', pass: null },
+    { bench: 'allocations', name: 'pooled: failed requests; session files on workers', measured: `${pooled.failed}; ${fmt(pooled.onWorkers)}`, target: `0; ${n}`, pass: pooled.failed === 0 && pooled.onWorkers === accounts },
+    { bench: 'allocations', name: 'baseline (fresh SSH connection per upload): allocations/s', measured: fmt(base.perSecond, 1), target: '—', pass: null },
+    { bench: 'allocations', name: 'baseline: p50 / p99 latency', measured: `${fmt(base.p50, 1)} / ${fmt(base.p99, 1)} ms`, target: '—', pass: null },
+  ];
+}
+
+/** The end-to-end allocation benchmark. */
+export const allocationsBench: Bench = { name: 'allocations', about: 'POST /allocation/allocate end to end vs a fresh-SSH-connection baseline', run };

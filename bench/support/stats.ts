@@ -1,0 +1,75 @@
+/**
+ * Measuring helpers: percentiles, and a process's CPU time and RSS read from /proc.
+ */
+import { readFileSync } from 'node:fs';
+
+/** The p-th percentile (0–100) of `values` by nearest rank; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(values).sort();
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
+export const CLOCK_TICKS = 100;
+
+/** CPU time (user + system, seconds) a process has used, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command: state(0) ppid(1) … utime(11) stime(12).
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Resident set size (bytes) of a process, from VmRSS in /proc/<pid>/status. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+/** Peak RSS so far (bytes), VmHWM in /proc/<pid>/status. */
+export function peakRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+)\s+kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+/** What {@link watchProcess} saw over a window. */
+export interface ProcessWindow {
+  /** CPU used over the window as a share of one core (0.25 = 25 %). */
+  coreShare: number;
+  /** Largest RSS sampled in the window (bytes). */
+  maxRss: number;
+  /** Mean RSS sampled in the window (bytes). */
+  meanRss: number;
+  seconds: number;
+}
+
+/**
+ * Samples a process's RSS every `everyMs` for `ms` and measures its CPU over the same
+ * window (from /proc, so it sees the process from outside).
+ */
+export async function watchProcess(pid: number, ms: number, everyMs = 500): Promise<ProcessWindow> {
+  const t0 = performance.now();
+  const c0 = cpuSeconds(pid);
+  const rss: number[] = [rssBytes(pid)];
+  while (performance.now() - t0 < ms) {
+    await new Promise((r) => setTimeout(r, Math.min(everyMs, ms - (performance.now() - t0))));
+    rss.push(rssBytes(pid));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const c1 = cpuSeconds(pid);
+  return {
+    coreShare: (c1 - c0) / seconds,
+    maxRss: Math.max(...rss),
+    meanRss: rss.reduce((a, b) => a + b, 0) / rss.length,
+    seconds,
+  };
+}
+
+/** Bytes as MB (10^6), rounded to one decimal. */
+export function mb(bytes: number): number {
+  return Math.round(bytes / 1e5) / 10;
+}
