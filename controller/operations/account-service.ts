@@ -75,7 +75,8 @@ export class AccountService {
   async create(req: CreateAccountRequest): Promise<{ account: AccountJson; allocation?: AllocationResult; error?: BerthError }> {
     const { store, sessions, allocator, locks } = this.o;
     const bytes = req.session_bytes ?? (req.session_file !== undefined ? await allocator.sessionBytes(req.account_id, req.session_file) : undefined);
-    await locks.with(req.account_id, async () => {
+    // Create and place under one lock: the retry job cannot take the account in between.
+    const placing = locks.with(req.account_id, async (): Promise<AllocationResult | BerthError> => {
       const now = new Date().toISOString();
       const inserted = await store.accounts.insert({
         account_id: req.account_id, script_id: req.script_id ?? null, server_id: null, status: 'pending',
@@ -83,20 +84,20 @@ export class AccountService {
       }, now);
       if (!inserted) throw new BerthError('CONFLICT', `account ${req.account_id} already exists`, { account_id: req.account_id });
       if (bytes) await store.accounts.setSessionDigest(req.account_id, await sessions.write(req.account_id, bytes), now);
+      const outcome = await allocator.placePendingLocked(req.account_id);
+      if (outcome instanceof BerthError && outcome.code === 'SESSION_FILE_NOT_FOUND') {
+        await store.accounts.setStatus(req.account_id, 'pending', outcome.message, new Date().toISOString());
+      }
+      return outcome;
     });
-    if (!bytes && !(await sessions.read(req.account_id))) {
-      const error = new BerthError('SESSION_FILE_NOT_FOUND', 'no session yet: PUT /accounts/{id}/session to upload it');
-      await store.accounts.setStatus(req.account_id, 'pending', error.message, new Date().toISOString());
-      return { account: await this.get(req.account_id), error };
-    }
+    // The placement goes on after a late answer; its outcome is in the account row.
+    placing.catch(() => undefined);
     const timeout = this.o.settings().upload_timeout_ms;
     let timer: NodeJS.Timeout | undefined;
-    const placing = allocator.placePending(req.account_id);
     const outcome = await Promise.race([
       placing,
       new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), timeout); }),
-    ]);
-    clearTimeout(timer);
+    ]).finally(() => clearTimeout(timer));
     if (outcome === 'late') {
       return { account: await this.get(req.account_id), error: new BerthError('TIMEOUT', `not placed within ${timeout} ms; the placement goes on in the background`) };
     }

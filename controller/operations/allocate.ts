@@ -86,26 +86,36 @@ export class Allocator {
   }
 
   /**
-   * Places a pending account from the controller's copy (retry job, POST /accounts).
-   * Returns the result, or the error when it stays pending.
+   * Places a pending account from the controller's copy (retry job). Returns the result,
+   * or the error when it stays pending.
    */
   async placePending(accountId: string): Promise<AllocationResult | BerthError> {
-    const { store, placer, locks } = this.o;
-    return locks.with(accountId, async () => {
-      const acc = await store.accounts.get(accountId);
-      if (!acc || acc.server_id || acc.status !== 'pending') return new BerthError('CONFLICT', 'account is not pending');
-      try {
-        const bytes = await this.sessionBytes(accountId, undefined);
-        return await placer.placeAndCommit({
-          account_id: accountId, script_id: acc.script_id, bytes, strategy: (acc.strategy as Strategy | null) ?? this.o.defaultStrategy(),
-          location: acc.location, strict: false, allocation_type: 'initial', from_server_id: null, explain: false,
-        });
-      } catch (e) {
-        const err = e instanceof BerthError ? e : new BerthError('UPLOAD_FAILED', (e as Error).message);
-        await store.accounts.setStatus(accountId, 'pending', err.message, new Date().toISOString());
-        this.o.onFailure?.(accountId, err);
-        return err;
-      }
-    });
+    return this.o.locks.with(accountId, () => this.placePendingLocked(accountId));
+  }
+
+  /**
+   * {@link placePending} for a caller that already holds the account's lock (POST
+   * /accounts creates and places under one lock, so the retry job cannot step in between).
+   */
+  async placePendingLocked(accountId: string): Promise<AllocationResult | BerthError> {
+    const { store, placer } = this.o;
+    const acc = await store.accounts.get(accountId);
+    if (!acc || acc.server_id || acc.status !== 'pending') return new BerthError('CONFLICT', 'account is not pending');
+    const bytes = await this.o.sessions.read(accountId);
+    if (!bytes) {
+      // Waiting for its session (PUT /accounts/{id}/session): not a failed allocation.
+      return new BerthError('SESSION_FILE_NOT_FOUND', 'no session yet: PUT /accounts/{id}/session to upload it', { account_id: accountId });
+    }
+    try {
+      return await placer.placeAndCommit({
+        account_id: accountId, script_id: acc.script_id, bytes, strategy: (acc.strategy as Strategy | null) ?? this.o.defaultStrategy(),
+        location: acc.location, strict: false, allocation_type: 'initial', from_server_id: null, explain: false,
+      });
+    } catch (e) {
+      const err = e instanceof BerthError ? e : new BerthError('UPLOAD_FAILED', (e as Error).message);
+      await store.accounts.setStatus(accountId, 'pending', err.message, new Date().toISOString());
+      this.o.onFailure?.(accountId, err);
+      return err;
+    }
   }
 }

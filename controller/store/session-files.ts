@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { BerthError } from '../../shared/errors.js';
 import { isAccountId, sessionFileName } from '../../shared/ids.js';
 
@@ -26,7 +26,8 @@ export class SessionFiles {
   readonly dir: string;
 
   constructor(options: { dir: string }) {
-    this.dir = options.dir;
+    // Absolute and normalised: the inside-the-store checks compare paths as strings.
+    this.dir = resolve(options.dir);
   }
 
   /** Creates the store folder (0700). */
