@@ -96,16 +96,26 @@ function chooseByIsolation({ servers, request, weights, eligible }: StrategyInpu
   b.reset();
   let count = 0;
   let countDown = 0;
+  // The smallest (down, same) key seen: a server above it cannot win, whatever its location.
+  let floor = Infinity;
   for (let i = 0; i < servers.length; i++) {
     const server = servers[i]!;
     const same = script === null ? 0 : (server.scripts.get(script) ?? 0);
-    const slot = script === null || server.location === null ? NO_LOCATION : b.slotOf(server.location);
-    b.sums[slot] += same;
-    if (!eligible(server, request)) continue;
+    if (!eligible(server, request)) {
+      if (same > 0 && server.location !== null) b.sums[b.slotOf(server.location)] += same;
+      continue;
+    }
     count++;
     const down = server.down_recently ? 1 : 0;
     countDown += down;
     const key = down * DOWN_UNIT + (same < SAME_MAX ? same : SAME_MAX) * SAME_UNIT;
+    if (key > floor) {
+      if (same > 0 && server.location !== null) b.sums[b.slotOf(server.location)] += same;
+      continue;
+    }
+    floor = key;
+    const slot = script === null || server.location === null ? NO_LOCATION : b.slotOf(server.location);
+    b.sums[slot] += same;
     const held = b.bestIndex[slot]!;
     if (held >= 0 && key > b.bestKey[slot]!) continue;
     const score = loadScore(server, weights);
