@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Api } from '../test/helpers/controller-fixture.js';
 import { removeDir, tempDir } from '../test/helpers/temp.js';
+import { CpuAccount, describeCpu } from './support/cpu-accounting.js';
 import { BenchController } from './support/controller-proc.js';
-import { fmt, type Bench, type BenchOptions, type Figure } from './support/figures.js';
+import { fmt, profileArgs, type Bench, type BenchOptions, type Figure } from './support/figures.js';
 import { percentile } from './support/stats.js';
 import { liveSessions, startAgents, startWorkers, waitEligible, writeBenchConfig } from './support/workers.js';
 
@@ -35,6 +36,8 @@ interface Outcome {
   failed: number;
   firstError: string | null;
   onWorkers: number;
+  /** Where the CPU went during the run. */
+  cpu: string;
 }
 
 async function runSetup(label: string, accounts: number, baseline: boolean, options: BenchOptions): Promise<Outcome> {
@@ -45,7 +48,7 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
   mkdirSync(incoming, { recursive: true });
   const ids = Array.from({ length: accounts }, (_, i) => `${label}${String(i).padStart(6, '0')}`);
   for (const id of ids) writeFileSync(join(incoming, `${id}.session`), randomBytes(SESSION_BYTES));
-  const controller = new BenchController({ configFile, cwd: dir, ...(baseline ? { script: BASELINE_MAIN } : {}) });
+  const controller = new BenchController({ configFile, cwd: dir, nodeArgs: profileArgs(options.profileDir), ...(baseline ? { script: BASELINE_MAIN } : {}) });
   const agents: ReturnType<typeof startAgents> = [];
   try {
     await controller.ready();
@@ -56,6 +59,10 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
     let next = 0;
     let failed = 0;
     let firstError: string | null = null;
+    const cpu = new CpuAccount(() => ({
+      controller: [controller.pid], sshd: workers.flatMap((w) => w.processIds()), agents: agents.map((a) => a.proc.pid!),
+    }));
+    cpu.start();
     const t0 = performance.now();
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (next < ids.length) {
@@ -70,12 +77,14 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
       }
     }));
     const seconds = (performance.now() - t0) / 1000;
+    const used = cpu.stop();
     const onWorkers = workers.reduce((n, w) => n + liveSessions(w).length, 0);
     const out: Outcome = {
       perSecond: (ids.length - failed) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
-      ok: ids.length - failed, failed, firstError, onWorkers,
+      ok: ids.length - failed, failed, firstError, onWorkers, cpu: describeCpu(used, { count: ids.length, unit: 'allocation' }),
     };
     options.log(`allocations ${baseline ? 'baseline (fresh SSH connection per upload)' : 'pooled'}: ${fmt(out.perSecond, 1)}/s, p50 ${fmt(out.p50, 1)} ms, p99 ${fmt(out.p99, 1)} ms, ${out.ok} ok, ${failed} failed, ${onWorkers} session files on the workers${firstError ? `; first error ${firstError}` : ''}`);
+    options.log(`  CPU: ${out.cpu}`);
     return out;
   } finally {
     await Promise.all(agents.map((a) => a.stop()));

@@ -2,6 +2,7 @@
  * `npm run bench`: runs every benchmark (or those named: `node dist/bench/run.js
  * placement rebalance`), then prints one table of figures, targets and ratios on
  * stdout. `--quick` shortens the runs and skips failover with default settings.
+ * `--profile DIR` makes the controllers the benchmarks start write CPU profiles there.
  * Progress goes to stderr. Exit code 0 even when a target is missed: the table says so.
  */
 import { agentFootprintBench } from './agent-footprint.js';
@@ -17,9 +18,11 @@ const BENCHES: Bench[] = [placementBench, rebalanceBench, allocationsBench, agen
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
-  const names = args.filter((a) => !a.startsWith('--'));
+  const at = args.indexOf('--profile');
+  const profileDir = at >= 0 ? args[at + 1] ?? null : null;
+  const names = args.filter((a, i) => !a.startsWith('--') && !(at >= 0 && i === at + 1));
   if (args.includes('--help')) {
-    process.stdout.write(`usage: node dist/bench/run.js [--quick] [${BENCHES.map((b) => b.name).join('|')} …]\n`);
+    process.stdout.write(`usage: node dist/bench/run.js [--quick] [--profile DIR] [${BENCHES.map((b) => b.name).join('|')} …]\n`);
     for (const b of BENCHES) process.stdout.write(`  ${b.name.padEnd(16)} ${b.about}\n`);
     return;
   }
@@ -36,7 +39,7 @@ async function main(): Promise<void> {
   for (const bench of chosen) {
     log(`${bench.name}: ${bench.about}`);
     try {
-      figures.push(...(await bench.run({ quick, log })));
+      figures.push(...(await bench.run({ quick, log, profileDir })));
     } catch (e) {
       log(`${bench.name} failed: ${(e as Error).stack ?? String(e)}`);
       figures.push({ bench: bench.name, name: 'run', measured: `failed: ${(e as Error).message.slice(0, 120)}`, target: '—', pass: false });

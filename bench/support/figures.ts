@@ -25,6 +25,13 @@ export interface BenchOptions {
   quick: boolean;
   /** Progress lines (stderr), so the table on stdout stays clean. */
   log: (line: string) => void;
+  /** `--profile DIR`: controllers started by a benchmark write a CPU profile (`--cpu-prof`) here. */
+  profileDir: string | null;
+}
+
+/** Node flags that make a child process write a CPU profile into `dir` (none when null). */
+export function profileArgs(dir: string | null): string[] {
+  return dir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 /** A benchmark: a name for the command line and its run. */
