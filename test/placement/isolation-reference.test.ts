@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { place } from '../../controller/placement/pipeline.js';
 import { DEFAULT_FILTERS } from '../../controller/placement/registry.js';
 import { loadScore, normaliseWeights } from '../../controller/placement/scorers/load-score.js';
+import { LocationBuckets } from '../../controller/placement/strategies/isolation.js';
 import type { PlacementRequest, ServerView, Weights } from '../../controller/placement/types.js';
 import { addAccount, generateFleet, placementRequest } from '../helpers/placement-builders.js';
 
@@ -49,4 +50,19 @@ describe('strategy isolation against a reference implementation', () => {
       }
     });
   }
+});
+
+describe('isolation location buckets', () => {
+  it('give every location one stable slot, past the linear-scan limit too', () => {
+    const buckets = new LocationBuckets();
+    for (let round = 0; round < 2; round++) {
+      buckets.reset();
+      const names = Array.from({ length: 70 }, (_, i) => `loc-${i}`);
+      const first = names.map((n) => buckets.slotOf(n));
+      const again = [...names].reverse().map((n) => buckets.slotOf(n)).reverse();
+      expect(again).to.deep.equal(first);
+      expect(new Set(first).size).to.equal(70);
+      expect(buckets.names).to.have.length(71);
+    }
+  });
 });
