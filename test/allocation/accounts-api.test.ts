@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { Api, VIEWER_TOKEN } from '../helpers/controller-fixture.js';
 import type { SshdFixture } from '../helpers/sshd.js';
 import { waitFor } from '../helpers/wait.js';
-import { cleanWorkers, expectConsistent, modeOf, startRig, startSshds, workerDir, workerFiles, type Rig } from './helpers.js';
+import { cleanWorkers, expectConsistent, modeOf, startMute, startRig, startSshds, workerDir, workerFiles, type MuteServer, type Rig } from './helpers.js';
 
 const LOW = { cpu_percent: 10, memory_percent: 10, disk_percent: 10 };
 const HIGH = { cpu_percent: 40, memory_percent: 40, disk_percent: 10 };
@@ -20,6 +20,7 @@ describe('allocation: the accounts API', function () {
   this.timeout(30_000);
   let sshds: SshdFixture[];
   let rig: Rig | undefined;
+  let hole: MuteServer | undefined;
 
   before(async () => {
     sshds = await startSshds(2);
@@ -31,6 +32,8 @@ describe('allocation: the accounts API', function () {
   afterEach(async () => {
     await rig?.close();
     rig = undefined;
+    await hole?.close();
+    hole = undefined;
   });
 
   const two = () => startRig([
@@ -93,6 +96,30 @@ describe('allocation: the accounts API', function () {
     expect(hist.body.items.map((h: { allocation_type: string }) => h.allocation_type)).to.deep.equal(['initial']);
     expect(rig.agents.get('w1')!.assigned).to.deep.equal(['pend-1']);
     await expectConsistent(rig.api, 'pend-1', 'w1');
+  });
+
+  it('not placed within upload_timeout_ms: 202 pending at once, and the placement finishes in the background', async () => {
+    hole = await startMute('127.0.0.5');
+    rig = await startRig([
+      { id: 'w1', figures: { cpu_percent: 0, memory_percent: 0, disk_percent: 0 }, extra: { host: hole.host, port: hole.port, private_key_path: sshds[0]!.privateKeyPath } },
+      { id: 'w2', sshd: sshds[1]!, figures: HIGH },
+    ], { upload_timeout_ms: 1000 });
+    // The drift check after w1's agent connected is stuck in the same silent connection
+    // an upload would share: let it give up first, so the upload waits its full bound.
+    await waitFor('the drift check of w1 to give up', () => hole!.accepted() >= 1 && hole!.open() === 0, 5000);
+    const bytes = Buffer.from('slow placement');
+    const res = await rig.api.post('/accounts', { account_id: 'slow-1', session_base64: bytes.toString('base64') });
+    expect(res.status, res.text).to.equal(202);
+    expect(res.body.error.code).to.equal('TIMEOUT');
+    expect(res.body.account).to.include({ status: 'pending', server_id: null });
+    // The retry job does not take an account whose placement is still running.
+    await rig.controller.reconciler.retryPending(rig.controller.allocator);
+    await waitFor('slow-1 placed on w2', async () => (await rig!.api.get('/accounts/slow-1')).body.server_id === 'w2', 10_000);
+    expect(readFileSync(join(workerDir(sshds[1]!), 'slow-1.session')).equals(bytes)).to.equal(true);
+    const hist = await rig.api.get('/allocation/history?account_id=slow-1');
+    expect(hist.body.items).to.have.length(1);
+    expect(hist.body.items[0].reason).to.include('w1 TIMEOUT');
+    await expectConsistent(rig.api, 'slow-1', 'w2');
   });
 
   it('an account created without a session waits for PUT /accounts/{id}/session, then is placed', async () => {

@@ -84,6 +84,18 @@ describe('allocation: POST /allocation/allocate', function () {
     await expectConsistent(rig.api, 'acc-1', 'w2');
   });
 
+  it('two concurrent allocations of one account: one places it, the other is 409; one copy exists', async () => {
+    rig.seed('twin');
+    const body = { account_id: 'twin', session_file: 'sessions/twin.session' };
+    const [a, b] = await Promise.all([rig.api.post('/allocation/allocate', body), rig.api.post('/allocation/allocate', { ...body, server_id: 'w3' })]);
+    expect([a.status, b.status].sort()).to.deep.equal([201, 409]);
+    const placed = a.status === 201 ? a.body.server_id : b.body.server_id;
+    const copies = sshds.flatMap((s) => workerFiles(s)).filter((f) => f.startsWith('twin'));
+    expect(copies).to.deep.equal(['twin.session']);
+    expect((await rig.api.get('/allocation/history?account_id=twin')).body.items).to.have.length(1);
+    await expectConsistent(rig.api, 'twin', placed);
+  });
+
   it('a dry run with explain answers 200 with every candidate and changes nothing', async () => {
     const bytes = rig.seed('dry-1');
     const res = await rig.api.post('/allocation/allocate', { account_id: 'dry-1', session_file: 'sessions/dry-1.session', dry_run: true, explain: true });

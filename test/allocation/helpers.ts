@@ -4,6 +4,7 @@
  * seed files in the controller's store and the consistency check every test runs.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Controller } from '../../controller/controller.js';
@@ -120,4 +121,36 @@ export async function expectConsistent(api: Api, accountId: string, expected: st
 /** Makes sure `<dir>/sessions` exists (it is the controller's store). */
 export function ensureDir(path: string): void {
   mkdirSync(path, { recursive: true });
+}
+
+/** A TCP listener that accepts and never speaks, counting its open connections. */
+export interface MuteServer {
+  readonly host: string;
+  readonly port: number;
+  accepted(): number;
+  open(): number;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link MuteServer} on a loopback address. */
+export async function startMute(host = '127.0.0.5'): Promise<MuteServer> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((s) => {
+    accepted++;
+    sockets.add(s);
+    // Reads and drops what the client sends, so a client that hangs up is seen to.
+    s.resume();
+    s.on('error', () => undefined).on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((res, rej) => server.once('error', rej).listen(0, host, () => res()));
+  return {
+    host, port: (server.address() as AddressInfo).port,
+    accepted: () => accepted,
+    open: () => sockets.size,
+    close: () => new Promise<void>((res) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => res());
+    }),
+  };
 }
