@@ -2,6 +2,7 @@
 /**
  * The controller's entry point: load the config (creating a first one when there is
  * none), start, and handle SIGTERM (graceful stop) and SIGHUP (reload).
+ * `berth-controller install-agent <server_id> …` runs that subcommand instead.
  */
 import { createLogger } from '../shared/log.js';
 import { ConfigError, configPathFromArgs, loadConfig } from './config.js';
@@ -64,4 +65,13 @@ async function main(): Promise<void> {
   });
 }
 
-void main();
+const argv = process.argv.slice(2);
+if (argv[0] === 'install-agent') {
+  const { installAgentCommand } = await import('./cli/install-agent-command.js');
+  process.exit(await installAgentCommand(argv.slice(1)));
+} else if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  process.stdout.write('usage: berth-controller [--config FILE]          run the controller (SIGHUP reloads, SIGTERM stops)\n'
+    + '       berth-controller install-agent <server_id> [--config FILE] [--bundle FILE] [--controller-url URL] [--ca-file FILE] [--remote-root DIR] [--no-start]\n');
+} else {
+  void main();
+}

@@ -187,7 +187,11 @@ else
       "# Environment for \${NAME} values in agent.json, read by systemd; keep it 0600 root." \
       "# BERTH_AGENT_TOKEN=<this worker's agent_token, as in the controller's berth.env>" \
       > "$etc/berth.env")
-    say "wrote $etc/berth.env: set BERTH_AGENT_TOKEN there"
+    if grep -q '"token"[[:space:]]*:[[:space:]]*"\${' "$config"; then
+      say "wrote $etc/berth.env: set BERTH_AGENT_TOKEN there"
+    else
+      say "wrote $etc/berth.env (for optional BERTH_* variables; agent.json holds the token)"
+    fi
   fi
   chmod 0600 "$etc/berth.env"
   chown_to root:root "$etc/berth.env"

@@ -11,6 +11,7 @@
  *   packages' dependencies; `bin/berth-agent`; deploy/. Needs only `node` (>= 20).
  *
  * Run after `npm run build` (which compiles this file to dist/deploy/package.js).
+ * `--only agent` (or `controller`) builds just that tarball.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -33,6 +34,8 @@ export interface PackageOptions {
   projectDir: string;
   /** Where the tarballs go. @defaultValue `<projectDir>/release` */
   outDir?: string;
+  /** Which tarballs to build. @defaultValue both */
+  components?: readonly Component[];
 }
 
 /** One written tarball. */
@@ -72,9 +75,10 @@ export function buildReleases(options: PackageOptions): Release[] {
   mkdirSync(outDir, { recursive: true });
   const staging = mkdtempSync(path.join(os.tmpdir(), 'berth-package-'));
   try {
+    const wanted = new Set(options.components ?? ['controller', 'agent']);
     return [
-      stageController(projectDir, staging, outDir, pkg.version, lock),
-      stageAgent(projectDir, staging, outDir, pkg, lock),
+      ...(wanted.has('controller') ? [stageController(projectDir, staging, outDir, pkg.version, lock)] : []),
+      ...(wanted.has('agent') ? [stageAgent(projectDir, staging, outDir, pkg, lock)] : []),
     ];
   } finally {
     rmSync(staging, { recursive: true, force: true });
@@ -216,9 +220,13 @@ function mib(bytes: number): string {
 function main(argv: string[]): void {
   const outIndex = argv.indexOf('--out');
   const outDir = outIndex >= 0 ? argv[outIndex + 1] : undefined;
-  if (outIndex >= 0 && !outDir) throw new Error('usage: package.js [--out DIR]');
+  const onlyIndex = argv.indexOf('--only');
+  const only = onlyIndex >= 0 ? argv[onlyIndex + 1] : undefined;
+  if ((outIndex >= 0 && !outDir) || (onlyIndex >= 0 && only !== 'controller' && only !== 'agent')) {
+    throw new Error('usage: package.js [--out DIR] [--only controller|agent]');
+  }
   const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  for (const release of buildReleases({ projectDir, outDir })) {
+  for (const release of buildReleases({ projectDir, outDir, ...(only ? { components: [only as Component] } : {}) })) {
     console.log(`${path.relative(process.cwd(), release.file)}  ${mib(release.bytes)}` +
       ` (unpacked ${mib(release.unpackedBytes)}, ${release.packages.length} npm packages)`);
   }

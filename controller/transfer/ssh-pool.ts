@@ -32,6 +32,8 @@ export interface SshSession {
   readonly target: SshTarget;
   /** The connection's SFTP channel. */
   readonly sftp: SFTPWrapper;
+  /** The SSH client itself, for commands (`exec`) beside SFTP, e.g. `install-agent`. Set by {@link SshPool}. */
+  readonly client?: Client;
   /** Identifies the connection, for {@link SshPool.discard}. */
   readonly connectionId: number;
 }
@@ -93,7 +95,7 @@ export class SshPool {
     if (this.#closed) throw new BerthError('SHUTTING_DOWN', 'the SSH pool is closed');
     conn.inFlight++;
     try {
-      return await fn({ target, sftp: conn.sftp, connectionId: conn.id });
+      return await fn({ target, sftp: conn.sftp, client: conn.client, connectionId: conn.id });
     } finally {
       conn.inFlight--;
       if (conn.retired && conn.inFlight === 0) conn.client.end();
