@@ -31,7 +31,9 @@ export function decodeCursor<T extends string | number>(cursor: string | undefin
   if (cursor === undefined) return undefined;
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (typeof v === kind) return v as T;
+    // Cursors are ids this API handed out: a non-negative integer, or a non-empty string.
+    if (kind === 'number' && typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v as T;
+    if (kind === 'string' && typeof v === 'string' && v.length > 0) return v as T;
   } catch { /* fall through */ }
   throw new BerthError('INVALID_REQUEST', 'cursor is not valid', { field: 'cursor' });
 }

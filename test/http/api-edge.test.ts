@@ -143,10 +143,14 @@ describe('admin API edge (SPEC §5)', function () {
     });
 
     it('a bad cursor is 400', async () => {
-      for (const path of ['/allocation/history?cursor=not-a-cursor', '/accounts?cursor=%7B%7D', `/allocation/history?cursor=${Buffer.from('"text"').toString('base64url')}`, `/accounts?cursor=${Buffer.from('12').toString('base64url')}`]) {
+      for (const path of ['/allocation/history?cursor=not-a-cursor', '/accounts?cursor=%7B%7D', `/allocation/history?cursor=${Buffer.from('"text"').toString('base64url')}`, `/accounts?cursor=${Buffer.from('12').toString('base64url')}`,
+        ...['1e309', '-5', '1.5', '""'].map((v) => `/allocation/history?cursor=${Buffer.from(v).toString('base64url')}`), `/accounts?cursor=${Buffer.from('""').toString('base64url')}`]) {
         const res = await admin.get(path);
         expectError(res, 400, 'INVALID_REQUEST');
       }
+      // Well-formed cursors are taken.
+      expect((await admin.get(`/allocation/history?cursor=${Buffer.from('5').toString('base64url')}`)).status).to.equal(200);
+      expect((await admin.get(`/accounts?cursor=${Buffer.from('"abc"').toString('base64url')}`)).status).to.equal(200);
     });
 
     it('an unknown server is 404 SERVER_NOT_FOUND', async () => {
