@@ -16,14 +16,19 @@ export const DEFAULT_WEIGHTS: Readonly<Weights> = Object.freeze({ cpu: 0.3, memo
  */
 export function normaliseWeights(weights: Weights): Readonly<Weights> {
   const { cpu, memory, accounts, disk } = weights;
-  for (const [name, value] of Object.entries({ cpu, memory, accounts, disk })) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new BerthError('INVALID_REQUEST', `weight ${name} must be a finite number ≥ 0`, { weight: name });
-    }
-  }
+  checkWeight('cpu', cpu);
+  checkWeight('memory', memory);
+  checkWeight('accounts', accounts);
+  checkWeight('disk', disk);
   const sum = cpu + memory + accounts + disk;
   if (sum <= 0) throw new BerthError('INVALID_REQUEST', 'weights must not all be 0');
   return Object.freeze({ cpu: cpu / sum, memory: memory / sum, accounts: accounts / sum, disk: disk / sum });
+}
+
+function checkWeight(name: string, value: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new BerthError('INVALID_REQUEST', `weight ${name} must be a finite number ≥ 0`, { weight: name });
+  }
 }
 
 /** Clamps a percentage into 0–100; NaN and negatives count as 0. */
