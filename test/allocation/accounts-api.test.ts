@@ -83,6 +83,8 @@ describe('allocation: the accounts API', function () {
     expect((await rig.api.get('/accounts?status=pending')).body.items.map((a: { account_id: string }) => a.account_id)).to.deep.equal(['pend-1']);
     expect(workerFiles(sshds[0]!)).to.deep.equal([]);
 
+    // The every-minute node-cron job runs this retry; here it is called directly.
+    expect(rig.controller.jobs.names()).to.include('retry-pending');
     // Still nothing eligible: the retry leaves it pending.
     await rig.controller.reconciler.retryPending(rig.controller.allocator);
     expect((await rig.api.get('/accounts/pend-1')).body.status).to.equal('pending');

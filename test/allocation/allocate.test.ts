@@ -60,6 +60,8 @@ describe('allocation: POST /allocation/allocate', function () {
 
     const acc = await rig.api.get(`/accounts/${SEED_ID}`);
     expect(acc.body).to.include({ account_id: SEED_ID, script_id: SCRIPT, server_id: 'w2', status: 'allocated' });
+    const byScript = await rig.api.get(`/accounts?script_id=${encodeURIComponent(SCRIPT)}`);
+    expect(byScript.body.items.map((a: { account_id: string }) => a.account_id)).to.deep.equal([SEED_ID]);
     const hist = await rig.api.get(`/allocation/history?account_id=${SEED_ID}`);
     expect(hist.body.items).to.have.length(1);
     expect(hist.body.items[0]).to.include({ account_id: SEED_ID, server_id: 'w2', from_server_id: null, allocation_type: 'initial', strategy: 'load_balance', load_score: 12 });
