@@ -58,6 +58,11 @@ async function main(): Promise<void> {
     try {
       const next = loadConfig(config.file, { createIfMissing: false });
       for (const w of next.warnings) log.warn(w);
+      const running = controller.config.controller;
+      const fresh = next.config.controller;
+      const needRestart: string[] = (['host', 'port', 'database', 'sessions_dir', 'log_level'] as const).filter((k) => running[k] !== fresh[k]);
+      if (JSON.stringify(running.tls) !== JSON.stringify(fresh.tls)) needRestart.push('tls');
+      if (needRestart.length > 0) log.warn({ settings: needRestart }, 'these settings take effect at the next restart; the rest is reloaded now');
       void controller.reload(next.config).catch((e) => log.error({ err: e }, 'reload failed'));
     } catch (e) {
       log.error({ err: (e as Error).message }, 'config reload refused; the running config stays');

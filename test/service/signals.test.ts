@@ -78,6 +78,18 @@ describe('service: signals', function () {
     expect(proc.proc.exitCode).to.equal(null);
   });
 
+  it('SIGHUP that changes listen warns that it needs a restart and keeps serving where it is', async () => {
+    const next = raw() as { controller: Record<string, unknown>; servers: Record<string, Record<string, unknown>> };
+    delete next.servers.w1;
+    next.servers.w3 = { ...next.servers.w2!, node_id: 'w3', agent_token: 'agent-token-w3-0123456789' };
+    next.controller.listen = '127.0.0.1:1';
+    writeConfig(dir, next);
+    proc.kill('SIGHUP');
+    const line = await waitFor('a restart warning', () => proc.logs().find((l) => /next restart/.test(String(l.msg))));
+    expect(line.settings).to.deep.equal(['port']);
+    expect(await serverIds()).to.deep.equal(['w2', 'w3']);
+  });
+
   it('SIGTERM closes agent sockets with 1001, closes the database and exits 0', async () => {
     const agent = await RawAgent.connect(`http://127.0.0.1:${proc.port}`, 'w2');
     agent.reportEvery(200, () => ({ cpu_percent: 10, memory_percent: 10, disk_percent: 10 }));
