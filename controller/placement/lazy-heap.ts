@@ -59,9 +59,15 @@ export class LazyHeap {
 
   private swap(a: number, b: number): void {
     const { index, version, score } = this;
-    [index[a], index[b]] = [index[b]!, index[a]!];
-    [version[a], version[b]] = [version[b]!, version[a]!];
-    [score[a], score[b]] = [score[b]!, score[a]!];
+    const i = index[a]!;
+    index[a] = index[b]!;
+    index[b] = i;
+    const v = version[a]!;
+    version[a] = version[b]!;
+    version[b] = v;
+    const s = score[a]!;
+    score[a] = score[b]!;
+    score[b] = s;
   }
 
   private up(i: number): void {

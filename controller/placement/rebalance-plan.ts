@@ -121,6 +121,7 @@ export function planRebalance(servers: readonly RebalanceServer[], weights: Weig
   const before = summary();
   const moves: PlannedMove[] = [];
   const moved = new Set<string>();
+  const queues = new MovableQueues(set, moved, options);
   while (moves.length < options.max_migrations) {
     const hi = highest.peek(current);
     const lo = lowest.peek(current);
@@ -128,7 +129,7 @@ export function planRebalance(servers: readonly RebalanceServer[], weights: Weig
     const from = sources.peek(stillSource);
     const to = targets.peek(canTake);
     if (from < 0 || to < 0) break;
-    const account = from === to ? null : nextMovable(set[from]!.accounts, moved, options);
+    const account = from === to ? null : queues.peek(from);
     if (account === null) {
       setAside[from] = 1;
       continue;
@@ -155,6 +156,7 @@ export function planRebalance(servers: readonly RebalanceServer[], weights: Weig
     pushAll(from);
     pushAll(to);
     moved.add(account.account_id);
+    queues.shift(from);
     moves.push({
       account_id: account.account_id,
       from_server_id: set[from]!.server.server_id,
@@ -166,13 +168,44 @@ export function planRebalance(servers: readonly RebalanceServer[], weights: Weig
   return { before, after: summary(), moves };
 }
 
-/** The account with the smallest id that has not moved this run nor within the cooldown. */
-function nextMovable(accounts: readonly RebalanceAccount[], moved: ReadonlySet<string>, options: RebalanceOptions): RebalanceAccount | null {
-  let best: RebalanceAccount | null = null;
-  for (const account of accounts) {
-    if (moved.has(account.account_id)) continue;
-    if (account.last_moved_at !== null && options.now - account.last_moved_at < options.cooldown_ms) continue;
-    if (best === null || account.account_id < best.account_id) best = account;
+/**
+ * Each source's movable accounts in id order (not moved within the cooldown), built the
+ * first time the server is a source, with a cursor: taking the next account is O(1).
+ */
+class MovableQueues {
+  private readonly queues: (RebalanceAccount[] | undefined)[];
+  private readonly cursor: Int32Array;
+
+  constructor(
+    private readonly set: readonly RebalanceServer[],
+    private readonly moved: ReadonlySet<string>,
+    private readonly options: RebalanceOptions,
+  ) {
+    this.queues = new Array<RebalanceAccount[] | undefined>(set.length);
+    this.cursor = new Int32Array(set.length);
   }
-  return best;
+
+  /** The next account server `i` may give away, or null. */
+  peek(i: number): RebalanceAccount | null {
+    let queue = this.queues[i];
+    if (queue === undefined) {
+      const { now, cooldown_ms } = this.options;
+      queue = this.set[i]!.accounts.filter((a) => a.last_moved_at === null || now - a.last_moved_at >= cooldown_ms);
+      if (!sortedById(queue)) queue.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0));
+      this.queues[i] = queue;
+    }
+    // An account listed twice (on two servers) moves once.
+    while (this.cursor[i]! < queue.length && this.moved.has(queue[this.cursor[i]!]!.account_id)) this.cursor[i]! += 1;
+    return this.cursor[i]! < queue.length ? queue[this.cursor[i]!]! : null;
+  }
+
+  /** Server `i` gave away the account {@link MovableQueues.peek} returned. */
+  shift(i: number): void {
+    this.cursor[i]! += 1;
+  }
+}
+
+function sortedById(accounts: readonly RebalanceAccount[]): boolean {
+  for (let i = 1; i < accounts.length; i++) if (accounts[i - 1]!.account_id > accounts[i]!.account_id) return false;
+  return true;
 }
