@@ -73,3 +73,22 @@ export async function watchProcess(pid: number, ms: number, everyMs = 500): Prom
 export function mb(bytes: number): number {
   return Math.round(bytes / 1e5) / 10;
 }
+
+/** RSS split into private anonymous memory and file-backed pages (the node binary, shared), bytes. */
+export function rssParts(pid: number): { rss: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
+/** RSS parts of an idle `node -e 'setInterval(…)'` on this machine: the floor any Node process starts from. */
+export async function bareNodeRss(): Promise<{ rss: number; anon: number; file: number }> {
+  const { spawn } = await import('node:child_process');
+  const proc = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1500));
+  const parts = rssParts(proc.pid!);
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGKILL');
+  await exited;
+  return parts;
+}
