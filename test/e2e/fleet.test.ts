@@ -47,7 +47,7 @@ describe('e2e: controller process with two real agents', function () {
 
   before(async () => {
     dir = tempDir('berth-e2e-fleet-');
-    const raw = fixtureConfig(dir, [{ id: 'e1', max_accounts: 5 }, { id: 'e2', max_accounts: 5 }], { failover_after_ms: 600_000, log_level: 'info' });
+    const raw = fixtureConfig(dir, [{ id: 'e1', max_accounts: 5 }, { id: 'e2', max_accounts: 5 }], { failover_after_ms: 600_000, down_after_ms: 3000, lease_ms: 3500, log_level: 'info' });
     // The accounts are already placed (as after an earlier run) and their files are on the workers.
     mkdirSync(join(dir, 'sessions'), { recursive: true });
     const store = await openStore(join(dir, 'berth.sqlite'));

@@ -36,7 +36,7 @@ describe('agent endpoint (SPEC §6)', function () {
 
   before(async () => {
     dir = tempDir('berth-agent-endpoint-');
-    controller = await startController(dir, fixtureConfig(dir, [{ id: 'w1' }, { id: 'w2' }, { id: 'w3' }, { id: 'w4' }], { failover_after_ms: 600_000 }));
+    controller = await startController(dir, fixtureConfig(dir, [{ id: 'w1' }, { id: 'w2' }, { id: 'w3' }, { id: 'w4' }], { failover_after_ms: 600_000, down_after_ms: 2000, lease_ms: 2500 }));
     api = Api.for(controller.port);
   });
 
@@ -82,7 +82,7 @@ describe('agent endpoint (SPEC §6)', function () {
   it('welcomes a hello with report_interval_ms, lease_ms and the assigned ids', async () => {
     const a = track(await openAgent(controller.port, 'w1'));
     const welcome = await a.hello();
-    expect(welcome).to.deep.equal({ type: 'welcome', protocol: 1, report_interval_ms: 200, lease_ms: 1500, assigned: [] });
+    expect(welcome).to.deep.equal({ type: 'welcome', protocol: 1, report_interval_ms: 200, lease_ms: 2500, assigned: [] });
     const s = await server('w1');
     expect(s.connected).to.equal(true);
     expect(s.agent).to.deep.equal({ version: 'test-0.0.0', hostname: 'host-w1', sessions_dir: '/srv/w1/sessions' });

@@ -235,7 +235,7 @@ describe('no secret in any answer or log line', function () {
     const raw = fixtureConfig(dir, [
       { id: 'pw', extra: { password: SECRETS.password, agent_token: SECRETS.agentA } },
       { id: 'key', extra: { private_key_path: SECRETS.keyPath, agent_token: SECRETS.agentB } },
-    ], { failover_after_ms: 600_000, upload_timeout_ms: 1500, ...extra }) as { controller: Record<string, unknown> };
+    ], { failover_after_ms: 600_000, down_after_ms: 5000, lease_ms: 5500, upload_timeout_ms: 1500, ...extra }) as { controller: Record<string, unknown> };
     raw.controller.api_tokens = [{ name: 'ops', token: SECRETS.adminToken, role: 'admin' }, { name: 'watch', token: SECRETS.viewerToken, role: 'viewer' }];
     return raw;
   }
