@@ -90,6 +90,9 @@ describe('e2e: controller process with two real agents', function () {
     expect(health.body).to.include({ status: 'ok', agents_connected: 2, servers: 2, servers_healthy: 2 });
     const e2 = (await api.get('/servers/e2')).body;
     expect(e2.reported_account_ids).to.deep.equal(SESSIONS.e2);
+    expect(e2.account_ids).to.deep.equal(SESSIONS.e2);
+    const list = (await api.get('/servers')).body.servers as { server_id: string; connected: boolean; account_ids: string[] }[];
+    expect(list.map((s) => [s.server_id, s.connected, s.account_ids])).to.deep.equal([['e1', true, SESSIONS.e1], ['e2', true, SESSIONS.e2]]);
     expect(e2.agent.sessions_dir).to.equal(sessionsDir('e2'));
   });
 
