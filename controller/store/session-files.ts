@@ -95,13 +95,7 @@ export class SessionFiles {
     if (current && sha256(current) === digest) return digest;
     if (current) await this.keepPrevious(accountId, target);
     const tmp = join(this.dir, `.${sessionFileName(accountId)}.tmp-${process.pid}-${Date.now()}`);
-    const fh = await open(tmp, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeSynced(tmp, bytes);
     await rename(tmp, target);
     return digest;
   }
@@ -114,25 +108,33 @@ export class SessionFiles {
     this.pathOf(accountId);
     const dir = join(this.dir, '.recovered');
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const file = join(dir, `${accountId}.${serverId}.${stamp}.session`);
-    const fh = await open(file, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    const file = join(dir, `${accountId}.${serverId}.${stamp()}.session`);
+    await writeSynced(file, bytes);
     return file;
   }
 
   private async keepPrevious(accountId: string, target: string): Promise<void> {
     const prevDir = join(this.dir, '.previous');
     await mkdir(prevDir, { recursive: true, mode: 0o700 });
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    await copyFile(target, join(prevDir, `${accountId}.${stamp}.session`));
+    await copyFile(target, join(prevDir, `${accountId}.${stamp()}.session`));
     const stamped = /^\d{4}-\d\d-\d\dT[\d-]+Z\.session$/;
     const mine = (await readdir(prevDir)).filter((f) => f.startsWith(`${accountId}.`) && stamped.test(f.slice(accountId.length + 1))).sort();
     for (const old of mine.slice(0, Math.max(0, mine.length - KEEP_PREVIOUS))) await rm(join(prevDir, old), { force: true });
+  }
+}
+
+/** A file-name-safe UTC timestamp. */
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-');
+}
+
+/** Writes a new file (mode 0600) and flushes it to disk before resolving. */
+async function writeSynced(path: string, bytes: Buffer): Promise<void> {
+  const fh = await open(path, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

@@ -22,23 +22,8 @@ export function tempDir(prefix = 'berth-agent-'): { path: string; cleanup: () =>
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Polls `check` until it returns a truthy value; throws `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 8000, everyMs = 25): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** One agent connection as the stand-in controller sees it. */
 export interface AgentSocket {

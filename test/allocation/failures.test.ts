@@ -135,6 +135,9 @@ describe('allocation: upload failures and host keys', function () {
     expect((await allocate(rig, 'tofu-1')).body.server_id).to.equal('w1');
     expect(await rig.controller.store.servers.getHostKey('w1')).to.equal(sshds[0]!.hostKeyFingerprint);
     await sshds[0]!.rotateHostKey();
+    // The restart cut the pooled connection; once the pool has seen it go, the next
+    // connection meets the new key.
+    await waitFor('pooled connection to w1 dropped', () => !rig!.controller.pool.isConnected('w1'));
     const res = await allocate(rig, 'tofu-2');
     expect(res.status, res.text).to.equal(201);
     expect(res.body.server_id).to.equal('w2');
