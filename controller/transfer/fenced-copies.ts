@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
 import { fencedCopyOwner, fencedDir } from './remote-names.js';
 import { readdirOrEmpty, readFileOrNull } from './sftp-ops.js';
-import type { CollectResult } from './session-transfer.js';
+import type { CollectResult } from './types.js';
 
 /** Names of the account's copies in `.fenced/`. */
 export async function fencedCopies(sftp: SFTPWrapper, sessionsDir: string, accountId: string): Promise<string[]> {

@@ -13,6 +13,9 @@ import {
   mkdirp, readdirOrEmpty, readFileOrNull, renameReplacing, statOrNull, unlinkIfPresent, writeFileSynced,
 } from './sftp-ops.js';
 import type { SshPool, SshSession } from './ssh-pool.js';
+import type { CollectResult } from './types.js';
+
+export type { CollectResult };
 
 /** Mode of a session directory Berth creates. */
 export const SESSIONS_DIR_MODE = 0o700;
@@ -41,13 +44,6 @@ export interface UploadResult {
   readonly duration_ms: number;
 }
 
-/** What {@link SessionTransfer.fenceAndCollect} took off the worker. */
-export interface CollectResult {
-  /** The worker's copy, or null when it had none. */
-  readonly bytes: Buffer | null;
-  /** Where the bytes came from: the live file, the newest copy in `.fenced/`, or nowhere. */
-  readonly source: 'live' | 'fenced' | 'none';
-}
 
 /** Options of {@link SessionTransfer.fenceAndCollect}. */
 export interface FenceOptions extends TransferCallOptions {

@@ -35,3 +35,11 @@ export interface HostKeyStore {
   /** Records the fingerprint seen on first use. */
   record(serverId: string, fingerprint: string): Promise<void>;
 }
+
+/** What `SessionTransfer.fenceAndCollect` took off the worker. */
+export interface CollectResult {
+  /** The worker's copy, or null when it had none. */
+  readonly bytes: Buffer | null;
+  /** Where the bytes came from: the live file, the newest copy in `.fenced/`, or nowhere. */
+  readonly source: 'live' | 'fenced' | 'none';
+}
