@@ -13,6 +13,7 @@ import { BerthError } from '../../shared/errors.js';
 import { explainServers } from './explain.js';
 import { applicableFilters, passesDefaultFilters, STRATEGY_REGISTRY } from './registry.js';
 import { normaliseWeights, roundScore } from './scorers/load-score.js';
+import { isolationOrder } from './strategies/isolation.js';
 import type { Choice, PlacementStrategy } from './strategies/strategy.js';
 import type {
   Candidate,
@@ -84,7 +85,7 @@ export function rankingToRequest(query: RankingRequest): PlacementRequest {
 
 /**
  * Every server as a {@link Candidate}, eligible first, then by score, then by id (GET
- * /allocation/rankings). A server is eligible when the request could be placed on it:
+ * /allocation/rankings); for `isolation`, eligible servers in isolation's own order. A server is eligible when the request could be placed on it:
  * the strategy's hard rules count as they would for a placement (a `location` query with
  * no eligible server there and no `strict` falls back, as placement would).
  */
@@ -97,5 +98,11 @@ export function rankServers(
   const w = normaliseWeights(weights);
   const strategy = strategyOf(request);
   const choice = strategy.choose({ servers, request, weights: w, eligible: passesDefaultFilters });
-  return explainServers(servers, request, w, explanationFilters(strategy, request, choice));
+  const candidates = explainServers(servers, request, w, explanationFilters(strategy, request, choice));
+  if (request.strategy !== 'isolation') return candidates;
+  // Eligible servers in the order isolation prefers them, so rank 1 is its choice.
+  const eligible = candidates.filter((c) => c.eligible);
+  const order = isolationOrder(servers, request.script_id, new Set(eligible.map((c) => c.server_id)), w);
+  eligible.sort((a, b) => order(a.server_id, b.server_id));
+  return [...eligible, ...candidates.filter((c) => !c.eligible)];
 }

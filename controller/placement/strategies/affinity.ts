@@ -2,6 +2,7 @@
  * `affinity`: among eligible servers already hosting at least one account of the same
  * `script_id`, the lowest score; none → `load_balance`, saying so (SPEC §3).
  */
+import { affinityFilter } from '../filters/affinity.js';
 import { loadScore } from '../scorers/load-score.js';
 import { chooseLowestScore } from './load-balance.js';
 import type { Choice, PlacementStrategy, StrategyInput } from './strategy.js';
@@ -40,7 +41,7 @@ function chooseByAffinity(input: StrategyInput): Choice {
       ruled: true,
     };
   }
-  if (bestAll < 0) return { index: -1, score: 0, reason: `no eligible server among ${servers.length}`, ruled: true };
+  if (bestAll < 0) return { index: -1, score: 0, reason: `no eligible server among ${servers.length}`, ruled: false };
   return {
     index: bestAll,
     score: bestAllScore,
@@ -52,6 +53,6 @@ function chooseByAffinity(input: StrategyInput): Choice {
 /** The `affinity` strategy. */
 export const affinityStrategy = {
   name: 'affinity',
-  filters: [],
+  filters: [affinityFilter],
   choose: chooseByAffinity,
 } as const satisfies PlacementStrategy;

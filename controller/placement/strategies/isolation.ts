@@ -12,7 +12,7 @@
  * among those few.
  */
 import { formatScore, loadScore } from '../scorers/load-score.js';
-import type { ServerView } from '../types.js';
+import type { ServerView, Weights } from '../types.js';
 import type { Choice, PlacementStrategy, StrategyInput } from './strategy.js';
 import { eligibleCount, noneFits, ranksBefore } from './strategy.js';
 
@@ -165,3 +165,32 @@ export const isolationStrategy = {
   filters: [],
   choose: chooseByIsolation,
 } as const satisfies PlacementStrategy;
+
+/**
+ * The isolation order of eligible servers, for rankings: not down recently (while any
+ * other is eligible), then fewest of the script on the server, then fewest in its
+ * location, then the lowest score, then the id. Explain path only: allocates freely.
+ */
+export function isolationOrder(servers: readonly ServerView[], script: string | null, eligibleIds: ReadonlySet<string>, weights: Readonly<Weights>): (a: string, b: string) => number {
+  const byId = new Map(servers.map((s) => [s.server_id, s]));
+  const perLocation = new Map<string, number>();
+  if (script !== null) {
+    for (const s of servers) {
+      const n = s.scripts.get(script) ?? 0;
+      if (n > 0 && s.location !== null) perLocation.set(s.location, (perLocation.get(s.location) ?? 0) + n);
+    }
+  }
+  const anyUp = servers.some((s) => eligibleIds.has(s.server_id) && !s.down_recently);
+  const key = (id: string): number[] => {
+    const s = byId.get(id)!;
+    const same = script === null ? 0 : (s.scripts.get(script) ?? 0);
+    const loc = script === null ? 0 : s.location === null ? same : (perLocation.get(s.location) ?? 0);
+    return [anyUp && s.down_recently ? 1 : 0, same, loc, loadScore(s, weights)];
+  };
+  return (a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
+    return a < b ? -1 : a > b ? 1 : 0;
+  };
+}
