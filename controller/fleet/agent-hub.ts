@@ -19,6 +19,9 @@ export interface AgentHubSettings {
   lease_ms: number;
 }
 
+/** How long additions to a server's accounts may wait to be told together. */
+export const ASSIGN_COALESCE_MS = 20;
+
 /** Options of the {@link AgentHub}. */
 export interface AgentHubOptions {
   fleet: Fleet;
@@ -48,11 +51,18 @@ export class AgentHub {
   private readonly wss: WebSocketServer;
   private readonly conns = new Map<string, AgentConn>();
   private pingTimer: NodeJS.Timeout | null = null;
+  private readonly assignQueue = new Set<string>();
+  private assignTimer: NodeJS.Timeout | null = null;
   private closing = false;
 
   constructor(private readonly options: AgentHubOptions) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
-    options.fleet.on('assignment', (serverId) => this.sendAssign(serverId));
+    options.fleet.on('assignment', (serverId, change) => {
+      // A removal is told at once (the agent must stop counting on the account before
+      // it is fenced); additions in a burst are coalesced into one `assign` per server.
+      if (change === 'removed') this.sendAssign(serverId);
+      else this.queueAssign(serverId);
+    });
   }
 
   /** Number of agents connected and welcomed. */
@@ -195,8 +205,22 @@ export class AgentHub {
     if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(JSON.stringify(msg));
   }
 
-  /** Tells a server's agent its full assignment list. */
+  /** Sends the latest list to a server's agent within {@link ASSIGN_COALESCE_MS}. */
+  private queueAssign(serverId: string): void {
+    this.assignQueue.add(serverId);
+    if (this.assignTimer) return;
+    this.assignTimer = setTimeout(() => {
+      this.assignTimer = null;
+      const ids = [...this.assignQueue];
+      this.assignQueue.clear();
+      for (const id of ids) this.sendAssign(id);
+    }, ASSIGN_COALESCE_MS);
+    this.assignTimer.unref();
+  }
+
+  /** Tells a server's agent its full assignment list now. */
   sendAssign(serverId: string): void {
+    this.assignQueue.delete(serverId);
     const conn = this.conns.get(serverId);
     if (conn?.helloDone) this.send(conn, { type: 'assign', assigned: this.options.fleet.assignedTo(serverId) });
   }
@@ -219,6 +243,7 @@ export class AgentHub {
   async close(): Promise<void> {
     this.closing = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.assignTimer) clearTimeout(this.assignTimer);
     const closed = [...this.conns.values()].map((c) => new Promise<void>((resolve) => {
       c.ws.once('close', () => resolve());
       c.ws.close(CloseCode.GOING_AWAY, 'controller shutting down');

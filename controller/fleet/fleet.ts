@@ -19,8 +19,8 @@ export interface ServerReport {
 
 /** Events of the fleet. */
 export interface FleetEvents {
-  /** The server's assignment list changed; its agent must be told. */
-  assignment: [serverId: string];
+  /** The server's assignment list changed (an account `added` or `removed`); its agent must be told. */
+  assignment: [serverId: string, change: 'added' | 'removed'];
   server_down: [serverId: string];
   server_up: [serverId: string];
   /** A report arrived (after it was applied). */
@@ -147,7 +147,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     s.assigned.set(accountId, scriptId);
     s.countScript(scriptId, 1);
     this.accountServer.set(accountId, serverId);
-    this.emit('assignment', serverId);
+    this.emit('assignment', serverId, 'added');
   }
 
   /** Removes an account from its server, if any. */
@@ -159,7 +159,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (!s) return;
     s.countScript(s.assigned.get(accountId) ?? null, -1);
     s.assigned.delete(accountId);
-    this.emit('assignment', from);
+    this.emit('assignment', from, 'removed');
   }
 
   /** Account ids assigned to a server, sorted. */

@@ -24,6 +24,8 @@ export function sha256(bytes: Buffer): string {
 /** The controller's session store. */
 export class SessionFiles {
   readonly dir: string;
+  /** The store's real path, resolved once. */
+  private rootReal: string | undefined;
 
   constructor(options: { dir: string }) {
     // Absolute and normalised: the inside-the-store checks compare paths as strings.
@@ -54,7 +56,8 @@ export class SessionFiles {
     } catch {
       throw new BerthError('SESSION_FILE_NOT_FOUND', `session file ${sessionFile} not found in the store`, { session_file: sessionFile });
     }
-    const root = await realpath(this.dir);
+    this.rootReal ??= await realpath(this.dir);
+    const root = this.rootReal;
     const r = relative(root, real);
     if (r.startsWith('..') || isAbsolute(r)) throw invalid('resolves outside the session store');
     const st = await stat(real);

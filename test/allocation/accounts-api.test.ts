@@ -58,7 +58,7 @@ describe('allocation: the accounts API', function () {
     expect(b.status, b.text).to.equal(201);
     expect(b.body.account.session_sha256).to.equal(sha(seeded));
     expect(readFileSync(join(workerDir(sshds[0]!), 'acc-b.session')).equals(seeded)).to.equal(true);
-    expect(rig.agents.get('w1')!.assigned).to.deep.equal(['acc-a', 'acc-b']);
+    await waitFor('the agent told its accounts', () => JSON.stringify(rig!.agents.get('w1')!.assigned) === JSON.stringify(['acc-a', 'acc-b']));
 
     const dup = await rig.api.post('/accounts', { account_id: 'acc-a', session_base64: bytes.toString('base64') });
     expect(dup.status).to.equal(409);
@@ -96,7 +96,7 @@ describe('allocation: the accounts API', function () {
     expect(readFileSync(join(workerDir(sshds[0]!), 'pend-1.session')).equals(bytes)).to.equal(true);
     const hist = await rig.api.get('/allocation/history?account_id=pend-1');
     expect(hist.body.items.map((h: { allocation_type: string }) => h.allocation_type)).to.deep.equal(['initial']);
-    expect(rig.agents.get('w1')!.assigned).to.deep.equal(['pend-1']);
+    await waitFor('the agent told its accounts', () => JSON.stringify(rig!.agents.get('w1')!.assigned) === JSON.stringify(['pend-1']));
     await expectConsistent(rig.api, 'pend-1', 'w1');
   });
 

@@ -5,6 +5,7 @@
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { waitFor } from '../helpers/wait.js';
 import type { SshdFixture } from '../helpers/sshd.js';
 import {
   cleanWorkers, expectConsistent, expectedScore, modeOf, startRig, startSshds, workerDir, workerFiles, type Rig,
@@ -68,7 +69,7 @@ describe('allocation: POST /allocation/allocate', function () {
     await expectConsistent(rig.api, SEED_ID, 'w2');
 
     // Point 6: the chosen server's agent was told, the others were not.
-    expect(rig.agents.get('w2')!.assigned).to.deep.equal([SEED_ID]);
+    await waitFor('the agent told its accounts', () => JSON.stringify(rig!.agents.get('w2')!.assigned) === JSON.stringify([SEED_ID]));
     expect(rig.agents.get('w1')!.assigns).to.deep.equal([]);
     expect(rig.agents.get('w3')!.assigns).to.deep.equal([]);
   });

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { waitFor } from '../helpers/wait.js';
 import type { SshdFixture } from '../helpers/sshd.js';
 import type { FakeFigures } from './fake-agent.js';
 import { cleanWorkers, expectConsistent, modeOf, startRig, startSshds, workerDir, workerFiles, type Rig } from './helpers.js';
@@ -70,7 +71,7 @@ describe('allocation: a burst of concurrent allocations', function () {
       expect(by[id], id).to.have.length(4);
       expect(workerFiles(s)).to.deep.equal(by[id]!.map((a) => `${a}.session`).sort());
       // Point 6: the agent's last assign is exactly what the server holds.
-      expect(rig.agents.get(id)!.assigned).to.deep.equal([...by[id]!].sort());
+      await waitFor('the agent told its accounts', () => JSON.stringify(rig!.agents.get(id)!.assigned) === JSON.stringify([...by[id]!].sort()));
     }
     for (const x of res) await expectConsistent(rig.api, x.body.account_id, x.body.server_id);
 
