@@ -1,5 +1,5 @@
 /**
- * Agent footprint: the real agent (`node dist/agent/main.js`) on a worker holding 50
+ * Agent footprint: the real agent (`node <AGENT_NODE_FLAGS> dist/agent/main.js`, as the release launcher starts it) on a worker holding 50
  * placed accounts, connected to the real controller at the default report interval
  * (5 s), watched from outside for 60 s (20 s with `--quick`) after it settled:
  * CPU time from /proc/<pid>/stat, RSS from /proc/<pid>/status.

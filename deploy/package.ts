@@ -21,6 +21,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '../agent/node-flags.js';
 import {
   dependencyClosure, importGraph, productionRoots, readLockfile, type Lockfile,
 } from './package-deps.js';
@@ -164,6 +165,9 @@ function keepPackageFile(rel: string, native: boolean): boolean {
   return true;
 }
 
+/** Node flags each launcher passes (`BERTH_NODE_FLAGS` replaces them). */
+const NODE_FLAGS: Partial<Record<Component, readonly string[]>> = { agent: AGENT_NODE_FLAGS };
+
 /** `bin/berth-<component>`: runs the bundled entry with the `node` on PATH or $BERTH_NODE. */
 function writeLauncher(root: string, component: Component): void {
   const file = path.join(root, 'bin', `berth-${component}`);
@@ -178,7 +182,7 @@ if [ -z "$node" ]; then
   echo "berth-${component}: node (>= 20) not found; install Node.js or set BERTH_NODE" >&2
   exit 127
 fi
-exec "$node" "$root/dist/${component}/main.js" "$@"
+exec "$node" \${BERTH_NODE_FLAGS-${(NODE_FLAGS[component] ?? []).join(' ')}} "$root/dist/${component}/main.js" "$@"
 `);
   chmodSync(file, 0o755);
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { AgentProcess, Api, fixtureConfig, writeConfig } from '../../test/helpers/controller-fixture.js';
 import { startSshd, type SshdFixture } from '../../test/helpers/sshd.js';
 import { waitFor } from '../../test/helpers/wait.js';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 
 /** Starts `n` sshd on 127.0.0.2, 127.0.0.3, …. */
 export async function startWorkers(n: number): Promise<SshdFixture[]> {
@@ -33,7 +34,7 @@ export function writeBenchConfig(dir: string, workers: SshdFixture[], maxAccount
 
 /** Starts the real agent for every worker (sessions in `<deployDir>/sessions`). */
 export function startAgents(port: number, workers: SshdFixture[], dir: string): AgentProcess[] {
-  return workers.map((sshd, i) => new AgentProcess({ port, id: workerId(i), sessionsDir: join(sshd.deployDir, 'sessions'), dir, extra: { log_level: 'warn' } }));
+  return workers.map((sshd, i) => new AgentProcess({ port, id: workerId(i), sessionsDir: join(sshd.deployDir, 'sessions'), dir, extra: { log_level: 'warn' }, nodeArgs: AGENT_NODE_FLAGS }));
 }
 
 /** Waits until `count` servers are eligible in GET /allocation/rankings. */
