@@ -2,9 +2,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { ACCOUNT_ID_PATTERN, SERVER_ID_PATTERN } from '../../../shared/ids.js';
-import { liveFields } from '../../fleet/server-view-json.js';
+import type { ServerState } from '../../fleet/server-state.js';
 import { rankServers } from '../../placement/pipeline.js';
-import { STRATEGIES } from '../../placement/types.js';
+import { STRATEGIES, type Candidate } from '../../placement/types.js';
 import type { ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor, parseInput } from '../validate.js';
 
@@ -32,6 +32,8 @@ const rebalanceBody = z.strictObject({
 
 const rankingsQuery = z.strictObject({
   strategy: z.enum(STRATEGIES).optional(),
+  /** `true` adds each server's score breakdown. */
+  explain: z.enum(['true', 'false']).optional(),
   script_id: text.optional(),
   location: text.optional(),
 });
@@ -43,6 +45,19 @@ const historyQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().max(200).optional(),
 });
+
+/** One server of GET /allocation/rankings (SPEC §5), built flat: this runs for every server. */
+function rankingRow(rank: number, c: Candidate, s: ServerState, withBreakdown: boolean) {
+  return {
+    rank, server_id: c.server_id, load_score: c.load_score, eligible: c.eligible, reasons: c.reasons,
+    status: s.status, healthy: s.healthy, location: s.location,
+    cpu_percent: s.cpu_percent, memory_percent: s.memory_percent, disk_percent: s.disk_percent,
+    accounts: s.accounts, reported_accounts: s.reported_accounts, max_accounts: s.max_accounts,
+    latency_ms: s.latency_ms, last_report_at: s.last_report_at === null ? null : new Date(s.last_report_at).toISOString(),
+    consecutive_failures: s.consecutive_failures,
+    ...(withBreakdown ? { breakdown: c.breakdown } : {}),
+  };
+}
 
 /** Routes under /allocation. */
 export function allocationRoutes(ctx: ApiContext): Router {
@@ -66,10 +81,7 @@ export function allocationRoutes(ctx: ApiContext): Router {
     res.json({
       generated_at: new Date().toISOString(),
       weights,
-      servers: candidates.map((c, i) => {
-        const s = ctx.fleet.get(c.server_id)!;
-        return { rank: i + 1, server_id: c.server_id, load_score: c.load_score, eligible: c.eligible, reasons: c.reasons, breakdown: c.breakdown, ...liveFields(s) };
-      }),
+      servers: candidates.map((c, i) => rankingRow(i + 1, c, ctx.fleet.get(c.server_id)!, q.explain === 'true')),
     });
   });
 
