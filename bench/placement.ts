@@ -20,6 +20,7 @@ import type { Strategy } from '../controller/placement/types.js';
 import { addAccount, generateFleet, placementRequest, seededRandom, type MutableServerView } from '../test/helpers/placement-builders.js';
 import { fmt, type Bench, type BenchOptions, type Figure } from './support/figures.js';
 import { percentile } from './support/stats.js';
+import { ScriptIndex, type IndexedServer } from '../controller/fleet/script-index.js';
 
 const SIZES = [100, 1_000, 10_000] as const;
 const STRATEGIES: Strategy[] = ['load_balance', 'isolation'];
@@ -41,8 +42,26 @@ function fleetOf(n: number): MutableServerView[] {
   return fleet;
 }
 
+/** The fleet's script index over a generated fleet, as the controller's Fleet keeps one. */
+function indexOf(fleet: MutableServerView[]): ScriptIndex {
+  const index = new ScriptIndex();
+  index.rebuild(fleet as unknown as IndexedServer[]);
+  return index;
+}
+
+function positionOf(s: MutableServerView): number {
+  return (s as unknown as IndexedServer).position;
+}
+
+/** Places one account's bookkeeping: the server's counts and the index. */
+function addTo(fleet: MutableServerView[], index: ScriptIndex, serverId: string, script: string): void {
+  const s = fleet.find((x) => x.server_id === serverId)!;
+  addAccount(s, script);
+  index.add(script, positionOf(s), 1);
+}
+
 /** Releases one account of a random script from a random server that has one. */
-function releaseOne(fleet: MutableServerView[], random: () => number): void {
+function releaseOne(fleet: MutableServerView[], random: () => number, index: ScriptIndex): void {
   for (;;) {
     const s = fleet[Math.floor(random() * fleet.length)]!;
     if (s.accounts === 0) continue;
@@ -51,6 +70,7 @@ function releaseOne(fleet: MutableServerView[], random: () => number): void {
     if (count === 0) continue;
     s.scripts.set(script, count - 1);
     s.accounts -= 1;
+    index.add(script, positionOf(s), -1);
     return;
   }
 }
@@ -71,14 +91,15 @@ interface Run {
 /** Runs decisions for about `ms` after a warm-up, timing each one. */
 function measure(n: number, strategy: Strategy, ms: number): Run {
   const fleet = fleetOf(n);
+  const index = indexOf(fleet);
   const random = seededRandom(7);
   let id = 0;
   const decide = (): void => {
     const script = SCRIPTS[Math.floor(random() * SCRIPTS.length)]!;
-    const r = place(fleet, placementRequest({ account_id: `acc-${id++}`, script_id: script, strategy }), DEFAULT_WEIGHTS);
+    const r = place(fleet, placementRequest({ account_id: `acc-${id++}`, script_id: script, strategy }), DEFAULT_WEIGHTS, index);
     if (!r.ok) throw new Error(`no eligible server at ${n} servers: ${r.error.message}`);
-    addAccount(fleet.find((s) => s.server_id === r.value.server_id)!, script);
-    releaseOne(fleet, random);
+    addTo(fleet, index, r.value.server_id, script);
+    releaseOne(fleet, random, index);
   };
   // The bookkeeping above (find, release) is outside the timed call below.
   const warmUntil = performance.now() + Math.min(300, ms / 3);
@@ -94,7 +115,7 @@ function measure(n: number, strategy: Strategy, ms: number): Run {
     const request = placementRequest({ account_id: `acc-${id++}`, script_id: script, strategy });
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    const r = place(fleet, request, DEFAULT_WEIGHTS);
+    const r = place(fleet, request, DEFAULT_WEIGHTS, index);
     const dt = Number(process.hrtime.bigint() - t0) / 1000;
     const dc = process.cpuUsage(c0);
     times.push(dt);
@@ -102,8 +123,8 @@ function measure(n: number, strategy: Strategy, ms: number): Run {
     busy += dt;
     busyCpu += dc.user + dc.system;
     if (!r.ok) throw new Error(`no eligible server at ${n} servers`);
-    addAccount(fleet.find((s) => s.server_id === r.value.server_id)!, script);
-    releaseOne(fleet, random);
+    addTo(fleet, index, r.value.server_id, script);
+    releaseOne(fleet, random, index);
   }
   return {
     perSecond: (cpu.length / Math.max(busyCpu, 1)) * 1e6, wallPerSecond: (times.length / busy) * 1e6,

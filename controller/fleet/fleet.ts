@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerConfig } from '../config.js';
 import type { ServerStatus } from '../placement/types.js';
+import { ScriptIndex } from './script-index.js';
 import { ServerState } from './server-state.js';
 
 /** A report's figures, as applied to a server. */
@@ -43,6 +44,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   /** Account id → server id, for committed placements. */
   private readonly accountServer = new Map<string, string>();
   private list: ServerState[] = [];
+  /** Script counts by server position, for placement. */
+  readonly scriptCounts = new ScriptIndex();
 
   constructor(servers: Iterable<ServerConfig>) {
     super();
@@ -88,11 +91,16 @@ export class Fleet extends EventEmitter<FleetEvents> {
     for (const [id, s] of this.byId) {
       if (!seen.has(id)) {
         removed.push(id);
-        if (s.assigned.size === 0 && s.inFlight.size === 0) this.byId.delete(id);
+        if (s.assigned.size === 0 && s.inFlight.size === 0) {
+          this.byId.delete(id);
+          s.index = null;
+        }
         else s.statusOverride = 'disabled';
       }
     }
     this.list = [...this.byId.values()].sort((a, b) => (a.server_id < b.server_id ? -1 : a.server_id > b.server_id ? 1 : 0));
+    for (const s of this.list) s.index = this.scriptCounts;
+    this.scriptCounts.rebuild(this.list);
     return { added, removed, changed };
   }
 

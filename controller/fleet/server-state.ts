@@ -5,6 +5,7 @@
  */
 import type { ServerConfig } from '../config.js';
 import type { ServerStatus, ServerView } from '../placement/types.js';
+import type { ScriptIndex } from './script-index.js';
 
 /** How long a server counts as "down recently" for isolation. */
 export const DOWN_RECENTLY_MS = 60 * 60 * 1000;
@@ -38,6 +39,9 @@ export class ServerState implements ServerView {
   readonly inFlight = new Map<string, string | null>();
   /** Accounts per script id, committed and in flight. */
   readonly scripts = new Map<string, number>();
+  /** Position in the fleet's server list, and the fleet's script index (kept in step with `scripts`). */
+  position = -1;
+  index: ScriptIndex | null = null;
 
   constructor(config: ServerConfig) {
     this.config = config;
@@ -74,6 +78,7 @@ export class ServerState implements ServerView {
     const n = (this.scripts.get(scriptId) ?? 0) + delta;
     if (n <= 0) this.scripts.delete(scriptId);
     else this.scripts.set(scriptId, n);
+    this.index?.add(scriptId, this.position, delta);
   }
 
   /** Recomputes `down_recently` for `now`. */

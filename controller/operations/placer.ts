@@ -71,7 +71,7 @@ export class Placer {
   /** Chooses without placing (dry run). Throws NO_ELIGIBLE_SERVER. */
   choose(job: PlaceJob): { server_id: string; load_score: number; reason: string; candidates?: Candidate[] } {
     const exclude = new Set(job.exclude ?? []);
-    const result = place(this.o.fleet.servers, this.request(job, exclude), this.o.settings().weights);
+    const result = place(this.o.fleet.servers, this.request(job, exclude), this.o.settings().weights, this.o.fleet.scriptCounts);
     if (!result.ok) throw noEligible(result.error.message, result.error.candidates);
     return result.value;
   }
@@ -88,7 +88,7 @@ export class Placer {
     let firstCandidates: Candidate[] | undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const settings = this.o.settings();
-      const decided = place(fleet.servers, this.request(job, exclude), settings.weights);
+      const decided = place(fleet.servers, this.request(job, exclude), settings.weights, fleet.scriptCounts);
       if (!decided.ok) {
         if (errors.length > 0) break;
         throw noEligible(decided.error.message, decided.error.candidates);

@@ -22,6 +22,7 @@ import type {
   Placement,
   PlacementRequest,
   RankingRequest,
+  ScriptCounts,
   ServerView,
   Weights,
 } from './types.js';
@@ -43,16 +44,18 @@ function explanationFilters(strategy: PlacementStrategy, request: PlacementReque
 /**
  * Chooses the server for one account. Returns the placement, or `NO_ELIGIBLE_SERVER`
  * with every server's reasons. `weights` need not be normalised. Throws
- * `INVALID_REQUEST` only for an unknown strategy or invalid weights.
+ * `INVALID_REQUEST` only for an unknown strategy or invalid weights. `counts`, when
+ * given, must agree with the servers' `scripts` (it only makes the decision faster).
  */
 export function place(
   servers: readonly ServerView[],
   request: PlacementRequest,
   weights: Weights,
+  counts?: ScriptCounts,
 ): Result<Placement, NoEligibleServer> {
   const w = normaliseWeights(weights);
   const strategy = strategyOf(request);
-  const choice = strategy.choose({ servers, request, weights: w, eligible: passesDefaultFilters });
+  const choice = strategy.choose({ servers, request, weights: w, eligible: passesDefaultFilters, counts });
   if (choice.index < 0) {
     return err({
       code: 'NO_ELIGIBLE_SERVER',

@@ -116,3 +116,16 @@ export interface RankingRequest {
   readonly strict?: boolean;
   readonly exclude?: ReadonlySet<string> | null;
 }
+
+/**
+ * Accounts per script id by server position, kept beside a server list so a strategy
+ * reads an array slot instead of one Map lookup per server. Optional: without it,
+ * strategies read {@link ServerView.scripts}; with it, the two must agree.
+ */
+export interface ScriptCounts {
+  /**
+   * Counts of `scriptId` aligned with the server list (`counts[i]` is for `servers[i]`),
+   * or undefined when no server has an account of it.
+   */
+  of(scriptId: string): ArrayLike<number> | undefined;
+}

@@ -9,8 +9,9 @@ import type { Choice, PlacementStrategy, StrategyInput } from './strategy.js';
 import { lowestScoreReason, ranksBefore } from './strategy.js';
 
 function chooseByAffinity(input: StrategyInput): Choice {
-  const { servers, request, weights, eligible } = input;
+  const { servers, request, weights, eligible, counts } = input;
   const script = request.script_id;
+  const column = counts && script !== null ? counts.of(script) : null;
   if (script === null) {
     const c = chooseLowestScore(input);
     return { ...c, reason: `no script_id given; ${c.reason}` };
@@ -26,7 +27,8 @@ function chooseByAffinity(input: StrategyInput): Choice {
     if (bestAll < 0 || ranksBefore(score, id, bestAllScore, bestAllId)) {
       bestAll = i; bestAllScore = score; bestAllId = id;
     }
-    if ((server.scripts.get(script) ?? 0) >= 1) {
+    const hosted = column === null ? (server.scripts.get(script) ?? 0) : column === undefined ? 0 : (column[i] ?? 0);
+    if (hosted >= 1) {
       countHost++;
       if (bestHost < 0 || ranksBefore(score, id, bestHostScore, bestHostId)) {
         bestHost = i; bestHostScore = score; bestHostId = id;

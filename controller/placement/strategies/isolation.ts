@@ -90,8 +90,13 @@ export class LocationBuckets {
 
 const buckets = new LocationBuckets();
 
-function chooseByIsolation({ servers, request, weights, eligible }: StrategyInput): Choice {
+/** An empty count array: a script no server runs. */
+const NONE: ArrayLike<number> = new Float64Array(0);
+
+function chooseByIsolation({ servers, request, weights, eligible, counts }: StrategyInput): Choice {
   const script = request.script_id;
+  // With the caller's count arrays, a server's count is an array read (0 past the end).
+  const column = counts && script !== null ? (counts.of(script) ?? NONE) : null;
   const b = buckets;
   b.reset();
   let count = 0;
@@ -100,7 +105,7 @@ function chooseByIsolation({ servers, request, weights, eligible }: StrategyInpu
   let floor = Infinity;
   for (let i = 0; i < servers.length; i++) {
     const server = servers[i]!;
-    const same = script === null ? 0 : (server.scripts.get(script) ?? 0);
+    const same = script === null ? 0 : column !== null ? (column[i] ?? 0) : (server.scripts.get(script) ?? 0);
     if (!eligible(server, request)) {
       if (same > 0 && server.location !== null) b.sums[b.slotOf(server.location)] += same;
       continue;

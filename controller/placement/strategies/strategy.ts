@@ -4,7 +4,7 @@
  * the fleet, allocating nothing per server; explanations are built elsewhere, only when
  * asked for or when nothing fits.
  */
-import type { Filter, PlacementRequest, ServerView, Strategy, Weights } from '../types.js';
+import type { Filter, PlacementRequest, ScriptCounts, ServerView, Strategy, Weights } from '../types.js';
 import { formatScore } from '../scorers/load-score.js';
 
 /** Whether a server passes the default filters; allocation-free. */
@@ -17,6 +17,8 @@ export interface StrategyInput {
   readonly weights: Readonly<Weights>;
   /** The default filters, fused (see `passesDefaultFilters` in the registry). */
   readonly eligible: EligibilityCheck;
+  /** Script counts by server position, when the caller keeps them. */
+  readonly counts?: ScriptCounts | undefined;
 }
 
 /** A strategy's decision. */
