@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../shared/log.js';
-import type { BerthConfig } from './config.js';
+import type { BerthConfig, ServerConfig } from './config.js';
 import { Alerts, OverloadWatch } from './alerts.js';
 import { AgentHub } from './fleet/agent-hub.js';
 import { Fleet } from './fleet/fleet.js';
@@ -59,6 +59,8 @@ export class Controller {
   operations!: Operations;
   server!: Server;
   private tickTimer: NodeJS.Timeout | null = null;
+  /** Settings of servers removed from the config that still hold accounts. */
+  private readonly retired = new Map<string, ServerConfig>();
   private stopping = false;
 
   constructor(config: BerthConfig, logger: Logger) {
@@ -88,7 +90,7 @@ export class Controller {
     await this.restoreState();
 
     this.pool = new SshPool({
-      servers: (id) => this.cfg.servers.get(id),
+      servers: (id) => this.cfg.servers.get(id) ?? (this.fleet.get(id) ? this.retired.get(id) : undefined),
       hostKeys: {
         get: (id) => this.store.servers.getHostKey(id),
         record: async (id, fp) => {
@@ -138,7 +140,7 @@ export class Controller {
     });
     this.serverOps = new ServerOps({ fleet: this.fleet, store: this.store, mover: this.mover, logger: log });
     this.rebalancer = new Rebalancer({ fleet: this.fleet, store: this.store, mover: this.mover, logger: log, settings: () => c(), alerts: this.alerts });
-    this.reconciler = new Reconciler({ fleet: this.fleet, store: this.store, sessions: this.sessions, transfer: this.transfer, placer: this.placer, locks: this.locks, logger: log.child({ part: 'reconcile' }), alerts: this.alerts, settings: () => c() });
+    this.reconciler = new Reconciler({ fleet: this.fleet, store: this.store, sessions: this.sessions, transfer: this.transfer, locks: this.locks, logger: log.child({ part: 'reconcile' }), alerts: this.alerts, settings: () => c() });
     this.failover = new FailoverMonitor({ fleet: this.fleet, store: this.store, mover: this.mover, transfer: this.transfer, logger: log.child({ part: 'failover' }), alerts: this.alerts, settings: () => c() });
     this.accounts = new AccountService({ store: this.store, sessions: this.sessions, allocator: this.allocator, locks: this.locks, settings: () => c() });
     this.operations = this.buildOperations();
@@ -251,7 +253,12 @@ export class Controller {
 
   /** Applies a reloaded config (SIGHUP). */
   async reload(next: BerthConfig): Promise<void> {
+    // A server removed from the file while it still holds accounts (or a move works on
+    // it) stays reachable with its last settings until it is empty.
+    for (const [id, cfg] of this.cfg.servers) if (!next.servers.has(id)) this.retired.set(id, cfg);
+    for (const id of next.servers.keys()) this.retired.delete(id);
     const changes = this.fleet.applyConfig(next.servers.values());
+    for (const id of [...this.retired.keys()]) if (!this.fleet.get(id)) this.retired.delete(id);
     this.cfg = next;
     await this.store.servers.ensure(next.servers.keys(), new Date().toISOString());
     this.pool.reconcile();

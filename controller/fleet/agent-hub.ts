@@ -87,6 +87,11 @@ export class AgentHub {
   /** Re-reads settings (after a config reload). */
   reload(): void {
     this.schedulePings();
+    // An agent whose server left the fleet is no longer one of ours: drop it, so its
+    // lease runs out and it fences what it still holds.
+    for (const [id, conn] of this.conns) {
+      if (!this.options.fleet.get(id)) conn.ws.close(CloseCode.POLICY_VIOLATION, 'server removed from the configuration');
+    }
   }
 
   private refuse(socket: Duplex, status: number, text: string): void {

@@ -91,7 +91,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     for (const [id, s] of this.byId) {
       if (!seen.has(id)) {
         removed.push(id);
-        if (s.assigned.size === 0 && s.inFlight.size === 0) {
+        if (s.assigned.size === 0 && s.inFlight.size === 0 && s.holds === 0) {
           this.byId.delete(id);
           s.index = null;
         }
@@ -144,6 +144,23 @@ export class Fleet extends EventEmitter<FleetEvents> {
         s.inFlight.delete(accountId);
         s.countScript(scriptId, -1);
       },
+    };
+  }
+
+  /**
+   * Keeps a server in the fleet while a flow still works on it (fencing its copy), even
+   * if a reload removes it meanwhile. Returns the release.
+   */
+  hold(serverId: string): () => void {
+    const s = this.byId.get(serverId);
+    if (!s) return () => undefined;
+    s.holds++;
+    let held = true;
+    return () => {
+      if (held) {
+        held = false;
+        s.holds--;
+      }
     };
   }
 

@@ -35,6 +35,8 @@ export class ServerState implements ServerView {
 
   /** Accounts committed to this server. */
   readonly assigned = new Map<string, string | null>();
+  /** Flows working on this server's copies right now (see `Fleet.hold`). */
+  holds = 0;
   /** Placements in flight: account id → script id. */
   readonly inFlight = new Map<string, string | null>();
   /** Accounts per script id, committed and in flight. */

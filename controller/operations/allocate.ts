@@ -2,7 +2,7 @@
  * POST /allocation/allocate and POST /accounts: find the session, make sure the account
  * is not placed already, and place it (or only choose, for a dry run).
  */
-import { BerthError } from '../../shared/errors.js';
+import { BerthError, isBerthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Fleet } from '../fleet/fleet.js';
 import type { Strategy } from '../placement/types.js';
@@ -32,6 +32,11 @@ export class Allocator {
   async sessionBytes(accountId: string, sessionFile: string | undefined): Promise<Buffer> {
     if (sessionFile !== undefined) {
       const path = await this.o.sessions.resolveRequestPath(sessionFile);
+      const owner = this.o.sessions.ownerOf(path);
+      if (owner !== null && owner !== accountId && (await this.o.store.accounts.get(owner))) {
+        // One session under two accounts would be live twice.
+        throw new BerthError('CONFLICT', `session_file is the session of account ${owner}`, { field: 'session_file', account_id: owner });
+      }
       return this.o.sessions.readResolved(path);
     }
     const stored = await this.o.sessions.read(accountId);
@@ -50,6 +55,7 @@ export class Allocator {
       if (existing?.server_id) {
         throw new BerthError('ALREADY_ALLOCATED', `account ${req.account_id} is already on server ${existing.server_id}`, { account_id: req.account_id, server_id: existing.server_id });
       }
+      await this.refuseUnresolved(req.account_id);
       const bytes = await this.sessionBytes(req.account_id, req.session_file);
       const strategy = req.strategy ?? this.o.defaultStrategy();
       const job = {
@@ -77,12 +83,22 @@ export class Allocator {
       try {
         return await placer.placeAndCommit(job);
       } catch (e) {
-        if (created) await store.db.deleteFrom('accounts').where('account_id', '=', req.account_id).where('server_id', 'is', null).execute();
+        // An upload that may have landed keeps the account (pending) and its journal row,
+        // so recovery can fence or adopt that copy before anything else is placed.
+        const maybeLive = isBerthError(e) && e.details?.maybe_live === true;
+        if (created && !maybeLive) await store.db.deleteFrom('accounts').where('account_id', '=', req.account_id).where('server_id', 'is', null).execute();
         else await store.accounts.setStatus(req.account_id, 'pending', (e as Error).message, new Date().toISOString());
         if (e instanceof BerthError) this.o.onFailure?.(req.account_id, e);
         throw e;
       }
     });
+  }
+
+  /** Refuses to place an account whose earlier placement or move is not settled. */
+  private async refuseUnresolved(accountId: string): Promise<void> {
+    if (await this.o.store.ledger.get(accountId)) {
+      throw new BerthError('CONFLICT', `an earlier placement of account ${accountId} is unresolved (a copy may be live); it is settled automatically`, { account_id: accountId });
+    }
   }
 
   /**
@@ -101,6 +117,7 @@ export class Allocator {
     const { store, placer } = this.o;
     const acc = await store.accounts.get(accountId);
     if (!acc || acc.server_id || acc.status !== 'pending') return new BerthError('CONFLICT', 'account is not pending');
+    if (await store.ledger.get(accountId)) return new BerthError('CONFLICT', 'an earlier placement of this account is unresolved; recovery settles it first');
     const bytes = await this.o.sessions.read(accountId);
     if (!bytes) {
       // Waiting for its session (PUT /accounts/{id}/session): not a failed allocation.

@@ -94,7 +94,8 @@ export class FailoverMonitor {
         if (this.o.fleet.serverOf(id) !== serverId) continue;
         try {
           const r = await mover.move({
-            account_id: id, allocation_type: 'failover', source_lost: !reachable,
+            account_id: id, allocation_type: 'failover', source_lost: !reachable, expected_from: serverId,
+            still_lost: () => this.leaseExpired(s, Date.now()),
             context: reachable ? `server ${serverId} down; old copy fenced over SSH` : `server ${serverId} down and unreachable; re-placed from the controller's copy after the agent lease expired`,
           });
           results.push({ account_id: id, from_server_id: serverId, to_server_id: r.server_id, status: 'moved' });

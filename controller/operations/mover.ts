@@ -3,7 +3,7 @@
  * the freshest copy, and only then place it elsewhere. A move that cannot place the
  * account puts it back where it was, or leaves it pending; never on two workers.
  */
-import { BerthError } from '../../shared/errors.js';
+import { BerthError, isBerthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Fleet } from '../fleet/fleet.js';
 import type { Strategy } from '../placement/types.js';
@@ -35,9 +35,14 @@ export interface MoveRequest {
   to_server_id?: string | undefined;
   /**
    * The source is unreachable and its agent's lease has run out: skip fencing and use
-   * the controller's last copy (failover only).
+   * the controller's last copy (failover only). `still_lost` is asked again right
+   * before the account is taken off the source; if the agent came back meanwhile the
+   * move is refused (it must then be fenced over SSH).
    */
   source_lost?: boolean;
+  still_lost?: () => boolean;
+  /** Refuse (CONFLICT) unless the account is still on this server (another flow may have moved it). */
+  expected_from?: string;
   context?: string;
 }
 
@@ -79,6 +84,12 @@ export class Mover {
     if (!acc) throw new BerthError('ACCOUNT_NOT_FOUND', `account ${req.account_id} not found`, { account_id: req.account_id });
     const from = acc.server_id;
     if (!from) throw new BerthError('CONFLICT', `account ${req.account_id} is not placed on any server`, { account_id: req.account_id, status: acc.status });
+    if (req.expected_from !== undefined && from !== req.expected_from) {
+      throw new BerthError('CONFLICT', `account ${req.account_id} is on ${from} now, not ${req.expected_from}`, { account_id: req.account_id, server_id: from });
+    }
+    if (await store.ledger.get(req.account_id)) {
+      throw new BerthError('CONFLICT', `account ${req.account_id} has an unresolved move; it is retried automatically`, { account_id: req.account_id });
+    }
     if (req.to_server_id === from) throw new BerthError('INVALID_REQUEST', `account ${req.account_id} is already on ${from}`);
     if (req.to_server_id !== undefined && !fleet.get(req.to_server_id)) throw new BerthError('SERVER_NOT_FOUND', `server ${req.to_server_id} is not configured`);
     const now = () => new Date().toISOString();
@@ -90,16 +101,25 @@ export class Mover {
     // Choose first: no point fencing when nothing could take the account.
     placer.choose({ ...job, bytes: Buffer.alloc(0) });
     await store.ledger.begin({ account_id: req.account_id, from_server_id: from, to_server_id: null, phase: 'fencing', allocation_type: req.allocation_type }, now());
+    if (req.source_lost && req.still_lost && !req.still_lost()) {
+      await store.ledger.abandon(req.account_id);
+      throw new BerthError('CONFLICT', `server ${from} came back before account ${req.account_id} was moved; it must be fenced first`, { server_id: from });
+    }
+    // No await between the check above and this: the source's agent cannot be welcomed
+    // with the account in its list once it is unassigned here.
     fleet.unassign(req.account_id);
     if (!req.source_lost) {
+      const release = fleet.hold(from);
       try {
         await this.fenceAndStore(from, req.account_id);
       } catch (e) {
         // Not fenced: the copy stays live where it is; the move is abandoned.
-        fleet.assign(req.account_id, from, acc.script_id);
-        await store.ledger.abandon(req.account_id);
+        if (fleet.get(from)) fleet.assign(req.account_id, from, acc.script_id);
         this.o.onMove?.(req.allocation_type, 'failed');
         throw e;
+      } finally {
+        release();
+        if (fleet.serverOf(req.account_id) === from) await store.ledger.abandon(req.account_id);
       }
     }
     const bytes = await this.o.sessions.read(req.account_id);
@@ -114,6 +134,12 @@ export class Mover {
       return result;
     } catch (e) {
       this.o.onMove?.(req.allocation_type, 'failed');
+      if (isBerthError(e) && e.details?.maybe_live === true) {
+        // A copy may be live on the server that failed: the journal keeps pointing at it
+        // and recovery fences or adopts it. Putting the account back now could make two.
+        logger.error({ account_id: req.account_id, server_id: e.details.server_id }, 'move left a copy that may be live; recovery will settle it');
+        throw e;
+      }
       logger.warn({ account_id: req.account_id, from_server_id: from, code: (e as BerthError).code }, 'move could not place the account; trying to put it back');
       await this.putBack(req, from, acc.script_id, bytes, (e as Error).message);
       throw e;
@@ -145,14 +171,20 @@ export class Mover {
       if (!acc) throw new BerthError('ACCOUNT_NOT_FOUND', `account ${accountId} not found`, { account_id: accountId });
       let digest = acc.session_sha256;
       if (acc.server_id) {
+        if (await store.ledger.get(accountId)) {
+          throw new BerthError('CONFLICT', `account ${accountId} has an unresolved move; it is retried automatically`, { account_id: accountId });
+        }
         await store.ledger.begin({ account_id: accountId, from_server_id: acc.server_id, to_server_id: null, phase: 'fencing', allocation_type: 'release' }, new Date().toISOString());
         fleet.unassign(accountId);
+        const unhold = fleet.hold(acc.server_id);
         try {
           digest = (await this.fenceAndStore(acc.server_id, accountId)) ?? digest;
         } catch (e) {
-          fleet.assign(accountId, acc.server_id, acc.script_id);
+          if (fleet.get(acc.server_id)) fleet.assign(accountId, acc.server_id, acc.script_id);
           await store.ledger.abandon(accountId);
           throw e;
+        } finally {
+          unhold();
         }
       }
       await store.ledger.commit({ account_id: accountId, server_id: null, from_server_id: acc.server_id, allocation_type: 'release', load_score: null, strategy: null, reason: 'released by the API; session collected into the store' }, new Date().toISOString(), { deleteAccount: true });

@@ -141,7 +141,7 @@ export class Placer {
     try {
       await this.o.transfer.remove(serverId, accountId, { timeoutMs: this.o.settings().upload_timeout_ms });
     } catch (e) {
-      throw new BerthError('UPLOAD_FAILED', `upload to ${serverId} may have landed and the copy could not be removed; not trying another server`, { server_id: serverId }, { cause: e });
+      throw new BerthError('UPLOAD_FAILED', `upload to ${serverId} may have landed and the copy could not be removed; not trying another server`, { server_id: serverId, maybe_live: true }, { cause: e });
     }
   }
 

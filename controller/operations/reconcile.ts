@@ -4,12 +4,10 @@
  * (drift), collects leftover copies of accounts that live elsewhere, and retries
  * pending accounts.
  */
-import { isAccountId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/log.js';
 import type { Alerts } from '../alerts.js';
 import type { ControllerSettings } from '../config.js';
 import type { Fleet } from '../fleet/fleet.js';
-import type { Strategy } from '../placement/types.js';
 import type { MoveRow } from '../store/database.js';
 import type { SessionFiles } from '../store/session-files.js';
 import type { Store } from '../store/store.js';
@@ -17,7 +15,6 @@ import { fencedCopyOwner } from '../transfer/remote-names.js';
 import type { SessionTransfer } from '../transfer/session-transfer.js';
 import type { AccountLocks } from './account-locks.js';
 import type { Allocator } from './allocate.js';
-import type { Placer } from './placer.js';
 
 /** Options of {@link Reconciler}. */
 export interface ReconcilerOptions {
@@ -25,7 +22,6 @@ export interface ReconcilerOptions {
   store: Store;
   sessions: SessionFiles;
   transfer: SessionTransfer;
-  placer: Placer;
   locks: AccountLocks;
   logger: Logger;
   alerts: Alerts;
@@ -69,8 +65,15 @@ export class Reconciler {
       logger.warn({ server_id: serverId, extra, missing }, 'drift between the worker and the database');
       this.o.alerts.emit({ event: 'drift', severity: 'warning', server_id: serverId, message: `server ${serverId}: ${extra.length} session(s) not assigned to it, ${missing.length} assigned session(s) missing` });
     }
-    for (const id of leftovers) await this.collectLeftover(serverId, id);
-    for (const id of missing) await this.restoreMissing(serverId, id);
+    const settle = async (what: string, id: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (e) {
+        logger.warn({ server_id: serverId, account_id: id, err: (e as Error).message }, `drift: ${what} failed; retried at the next connection`);
+      }
+    };
+    for (const id of leftovers) await settle('collecting a leftover copy', id, () => this.collectLeftover(serverId, id));
+    for (const id of missing) await settle('restoring a missing session', id, () => this.restoreMissing(serverId, id));
   }
 
   /** A copy on a server the account is not assigned to: collect it (it must not be live there). */
@@ -129,57 +132,71 @@ export class Reconciler {
     }
   }
 
-  private async isLive(serverId: string | null, accountId: string): Promise<boolean> {
-    if (!serverId || !this.o.fleet.get(serverId)) return false;
+  /** Whether the account's session is live on a server; throws when that cannot be known. */
+  private async isLive(serverId: string, accountId: string): Promise<boolean> {
+    if (!this.o.fleet.get(serverId)) throw new Error(`server ${serverId} is not configured; cannot check it`);
     const listing = await this.o.transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
     return listing.live.includes(accountId);
   }
 
+  /**
+   * Settles one journal row. A new copy that landed is adopted (it is the only live one:
+   * uploads happen only after fencing). Otherwise the move is rolled back to where the
+   * database places the account, putting the controller's copy back if fencing had
+   * removed it; with nowhere to go back to, the account waits as pending. Throws (to be
+   * retried) while a server it must look at cannot be reached.
+   */
   private async recoverOne(move: MoveRow): Promise<void> {
-    const { store, fleet, placer, sessions, logger } = this.o;
+    const { store, fleet, sessions, transfer, logger } = this.o;
     const id = move.account_id;
+    const to = move.to_server_id;
     const acc = await store.accounts.get(id);
     const now = new Date().toISOString();
-    if (!acc || !isAccountId(id)) {
+    const timeoutMs = this.o.settings().upload_timeout_ms;
+    if (to !== null && await this.isLive(to, id)) {
+      if (!acc) {
+        // The account is gone: its stray copy must not stay live.
+        await transfer.fenceAndCollect(to, id, { timeoutMs, onCollected: async ({ bytes }) => { if (bytes) await sessions.keepRecovered(id, to, bytes); } });
+        await store.ledger.abandon(id);
+        return;
+      }
+      await store.ledger.commit({ account_id: id, server_id: to, from_server_id: move.from_server_id, allocation_type: move.allocation_type, load_score: null, strategy: null, reason: 'completed by recovery (the upload had landed)' }, now);
+      fleet.assign(id, to, acc.script_id);
+      logger.info({ account_id: id, server_id: to }, 'unfinished move completed');
+      return;
+    }
+    if (!acc) {
       await store.ledger.abandon(id);
       return;
     }
-    if (await this.isLive(move.to_server_id, id)) {
-      // The upload landed before the crash: roll forward.
-      await store.ledger.commit({ account_id: id, server_id: move.to_server_id, from_server_id: move.from_server_id, allocation_type: move.allocation_type, load_score: null, strategy: null, reason: 'completed after a controller restart (the upload had landed)' }, now);
-      fleet.assign(id, move.to_server_id!, acc.script_id);
-      logger.info({ account_id: id, server_id: move.to_server_id }, 'unfinished move completed');
-      return;
-    }
-    if (move.from_server_id && acc.server_id === move.from_server_id && await this.isLive(move.from_server_id, id)) {
-      // Never fenced: the account is still where the database says. Roll back.
-      await store.ledger.abandon(id);
-      if (fleet.serverOf(id) !== move.from_server_id) fleet.assign(id, move.from_server_id, acc.script_id);
-      logger.info({ account_id: id, server_id: move.from_server_id }, 'unfinished move rolled back');
-      return;
-    }
+    const home = acc.server_id;
     if (move.allocation_type === 'release') {
-      await store.ledger.commit({ account_id: id, server_id: null, from_server_id: move.from_server_id, allocation_type: 'release', load_score: null, strategy: null, reason: 'release completed after a controller restart' }, now, { deleteAccount: true });
+      if (home && fleet.get(home)) {
+        fleet.unassign(id);
+        await transfer.fenceAndCollect(home, id, { timeoutMs, onCollected: async ({ bytes }) => { if (bytes) await sessions.write(id, bytes); } });
+      }
+      await store.ledger.commit({ account_id: id, server_id: null, from_server_id: home, allocation_type: 'release', load_score: null, strategy: null, reason: 'release completed by recovery' }, now, { deleteAccount: true });
       fleet.unassign(id);
       return;
     }
-    // Live nowhere: place it from the controller's copy.
-    fleet.unassign(id);
-    const bytes = await sessions.read(id);
-    if (!bytes) {
-      await store.ledger.commit({ account_id: id, server_id: null, from_server_id: move.from_server_id, allocation_type: move.allocation_type, load_score: null, strategy: null, reason: 'no session copy after a controller restart; pending' }, now, { status: 'pending' });
+    if (home && fleet.get(home)) {
+      let live: boolean | null = null;
+      try {
+        live = await this.isLive(home, id);
+      } catch {
+        // Unreachable: it stays assigned there and failover takes over once its lease is out.
+      }
+      if (live === false) {
+        const bytes = await sessions.read(id);
+        if (bytes) await transfer.upload(home, id, bytes, { timeoutMs });
+      }
+      await store.ledger.abandon(id);
+      if (fleet.serverOf(id) !== home) fleet.assign(id, home, acc.script_id);
+      logger.info({ account_id: id, server_id: home, restored: live === false }, 'unfinished move rolled back');
       return;
     }
-    try {
-      await placer.placeAndCommit({
-        account_id: id, script_id: acc.script_id, bytes, strategy: (acc.strategy as Strategy | null) ?? this.o.settings().default_strategy,
-        location: acc.location, strict: false, allocation_type: move.allocation_type, from_server_id: move.from_server_id,
-        exclude: move.from_server_id && move.allocation_type !== 'initial' ? [move.from_server_id] : [], explain: false,
-        context: 'completed after a controller restart',
-      });
-    } catch (e) {
-      await store.ledger.commit({ account_id: id, server_id: null, from_server_id: move.from_server_id, allocation_type: move.allocation_type, load_score: null, strategy: null, reason: `not re-placed after a restart (${(e as Error).message}); pending` }, now, { status: 'pending' });
-    }
+    await store.ledger.commit({ account_id: id, server_id: null, from_server_id: home, allocation_type: move.allocation_type, load_score: null, strategy: null, reason: 'unfinished placement rolled back by recovery; pending' }, now, { status: 'pending' });
+    fleet.unassign(id);
   }
 
   /** The every-minute job: recover moves, then place pending accounts. */

@@ -57,6 +57,11 @@ export class PlacementLedger {
     await this.db.deleteFrom('moves').where('account_id', '=', accountId).execute();
   }
 
+  /** The unfinished move of an account, if any. */
+  get(accountId: string): Promise<MoveRow | undefined> {
+    return this.db.selectFrom('moves').selectAll().where('account_id', '=', accountId).executeTakeFirst();
+  }
+
   /** Moves left by a previous run. */
   unfinished(): Promise<MoveRow[]> {
     return this.db.selectFrom('moves').selectAll().execute();

@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { BerthError } from '../../shared/errors.js';
-import { isAccountId, sessionFileName } from '../../shared/ids.js';
+import { accountIdFromFileName, isAccountId, sessionFileName } from '../../shared/ids.js';
 
 /** Largest session accepted (SPEC §5: PUT ≤ 10 MiB). */
 export const MAX_SESSION_BYTES = 10 * 1024 * 1024;
@@ -64,6 +64,15 @@ export class SessionFiles {
     if (!st.isFile()) throw new BerthError('SESSION_FILE_NOT_FOUND', `session file ${sessionFile} is not a file`, { session_file: sessionFile });
     if (st.size > MAX_SESSION_BYTES) throw new BerthError('INVALID_REQUEST', `session file exceeds ${MAX_SESSION_BYTES} bytes`);
     return real;
+  }
+
+  /**
+   * The account whose current copy `resolved` (a path from {@link resolveRequestPath})
+   * is, or null when it is not an account's copy.
+   */
+  ownerOf(resolved: string): string | null {
+    if (this.rootReal === undefined || dirname(resolved) !== this.rootReal) return null;
+    return accountIdFromFileName(basename(resolved));
   }
 
   /** Path of an account's current copy. */
