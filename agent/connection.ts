@@ -136,22 +136,25 @@ export class AgentConnection {
     });
     this.socket = ws;
     let welcomed = false;
+    // Only a controller that welcomed this connection renews the lease: an open socket,
+    // or pings on a connection whose hello was refused, say nothing about our accounts.
+    let accepted = false;
 
     ws.on('open', () => {
-      this.heard();
       this.log.info({ url }, 'connected to controller');
       this.send(ws, { type: 'hello', ...this.options.hello });
     });
-    ws.on('ping', () => this.heard());
-    ws.on('pong', () => this.heard());
+    ws.on('ping', () => { if (accepted) this.heard(); });
+    ws.on('pong', () => { if (accepted) this.heard(); });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      this.heard();
       const parsed = parseControllerMessage(isBinary ? data : data.toString('utf8'));
       if (!parsed.ok) {
         this.log.warn({ violation: parsed.error.code, reason: parsed.error.message }, 'ignoring invalid frame from controller');
         return;
       }
       const message = parsed.value;
+      if (message.type === 'welcome') accepted = true;
+      if (accepted) this.heard();
       this.inbox = this.inbox.then(async () => {
         if (this.socket !== ws) return;
         if (message.type === 'error') {

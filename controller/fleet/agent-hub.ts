@@ -238,7 +238,8 @@ export class AgentHub {
   private pingAll(): void {
     const now = Date.now();
     for (const conn of this.conns.values()) {
-      if (conn.ws.readyState !== conn.ws.OPEN) continue;
+      // Only welcomed agents: a ping must not renew the lease of one we did not accept.
+      if (!conn.helloDone || conn.ws.readyState !== conn.ws.OPEN) continue;
       conn.pingSentAt = now;
       conn.ws.ping();
     }
