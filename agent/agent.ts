@@ -17,6 +17,7 @@ import { AgentConnection, type ReportBody } from './connection.js';
 import { HookRunner } from './hooks.js';
 import { SystemMetrics, type MetricsSource } from './metrics.js';
 import { SessionsDir } from './sessions-dir.js';
+import { join } from 'node:path';
 
 /** The agent's life cycle state. */
 export type AgentState = 'starting' | 'active' | 'fenced';
@@ -78,6 +79,7 @@ export class Agent {
       },
       reportIntervalMs: this.config.report_interval_ms,
       leaseMs: this.config.lease_ms,
+      leaseFile: join(this.config.sessions_dir, '.berth-lease'),
       logger: this.log,
       handlers: {
         welcome: (m) => this.exclusive(() => this.onWelcome(m)),

@@ -7,6 +7,8 @@
  * This file moves frames and keeps time; what a `welcome`, an `assign` or an expired
  * lease means for the session directory is decided by the {@link ConnectionHandlers}.
  */
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import WebSocket from 'ws';
 import type { Logger } from '../shared/log.js';
 import { parseControllerMessage } from '../shared/protocol-schema.js';
@@ -59,6 +61,8 @@ export interface AgentConnectionOptions {
   reportIntervalMs: number;
   /** Until a `welcome` gives the controller's value; the lease also runs from start. */
   leaseMs: number;
+  /** Where the time the controller was last heard is kept across restarts (optional). */
+  leaseFile?: string;
   handlers: ConnectionHandlers;
   logger: Logger;
   /** For tests of the jitter; @defaultValue Math.random */
@@ -76,6 +80,7 @@ export class AgentConnection {
   private reportIntervalMs: number;
   private leaseMs: number;
   private lastHeardAt = Date.now();
+  private recordedAt = 0;
   private leaseExpired = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
@@ -90,12 +95,35 @@ export class AgentConnection {
     this.leaseMs = options.leaseMs;
   }
 
-  /** Connects and keeps reconnecting until {@link stop}. The lease starts running now. */
+  /**
+   * Connects and keeps reconnecting until {@link stop}. The lease runs from the last
+   * time a controller was heard, as recorded in `leaseFile` by an earlier run of the
+   * agent (a restart during a partition must not extend the lease), else from now.
+   */
   start(): void {
     this.stopping = false;
-    this.lastHeardAt = Date.now();
+    this.lastHeardAt = this.recordedHeardAt() ?? Date.now();
     this.armLease();
     this.connect();
+  }
+
+  private recordedHeardAt(): number | null {
+    const file = this.options.leaseFile;
+    if (!file) return null;
+    try {
+      const at = Number(readFileSync(file, 'utf8').trim());
+      // A garbled record counts as long ago: fencing is the safe side.
+      return Number.isFinite(at) && at > 0 ? Math.min(at, Date.now()) : 0;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? null : 0;
+    }
+  }
+
+  private recordHeard(): void {
+    const file = this.options.leaseFile;
+    if (!file || Date.now() - this.recordedAt < 1000) return;
+    this.recordedAt = Date.now();
+    writeFile(file, `${this.lastHeardAt}\n`, { mode: 0o600 }).catch((e: Error) => this.log.warn({ reason: e.message }, 'cannot record the lease'));
   }
 
   /** Closes the socket cleanly (1000) and stops every timer; resolves within about a second. */
@@ -221,6 +249,7 @@ export class AgentConnection {
   /** Something arrived from the controller: the lease runs from now. */
   private heard(): void {
     this.lastHeardAt = Date.now();
+    this.recordHeard();
     if (this.leaseExpired) {
       this.leaseExpired = false;
       this.armLease();

@@ -35,4 +35,23 @@ describe('agent lease without a welcome', function () {
     await waitFor('self-fenced', () => existsSync(join(sessions, '.fenced', 'b1.session')), 10_000);
     expect(readdirSync(sessions).filter((n) => n.endsWith('.session'))).to.deep.equal([]);
   });
+
+  it('a restarted agent keeps the lease it had: the time last heard is read back from sessions_dir', async () => {
+    agent.child.kill('SIGKILL');
+    await controller.close();
+    tmp.cleanup();
+    tmp = tempDir('berth-agent-lease2-');
+    const sessions = join(realpathSync(tmp.path), 'sessions');
+    mkdirSync(sessions);
+    writeFileSync(join(sessions, 'c1.session'), 'c1');
+    // An earlier run last heard its controller 30 s ago; the lease is 8 s.
+    writeFileSync(join(sessions, '.berth-lease'), `${Date.now() - 30_000}\n`);
+    controller = await StandInController.start();
+    const configFile = join(tmp.path, 'agent.json');
+    writeFileSync(configFile, JSON.stringify({ controller_url: controller.baseUrl, node_id: 'worker-09', token: 'token-of-worker-09-xyz', sessions_dir: sessions, lease_ms: 8000 }));
+    const started = Date.now();
+    agent = spawnAgent(configFile);
+    await waitFor('fenced at once, not 8 s after the restart', () => existsSync(join(sessions, '.fenced', 'c1.session')), 10_000);
+    expect(Date.now() - started).to.be.lessThan(6000);
+  });
 });
