@@ -9,7 +9,7 @@ import type { Fleet } from '../fleet/fleet.js';
 import type { Strategy } from '../placement/types.js';
 import type { SessionFiles } from '../store/session-files.js';
 import type { Store } from '../store/store.js';
-import type { SessionTransfer } from '../transfer/session-transfer.js';
+import type { FenceError, SessionTransfer } from '../transfer/session-transfer.js';
 import type { AccountLocks } from './account-locks.js';
 import type { Placer } from './placer.js';
 import type { AllocationResult } from './types.js';
@@ -67,6 +67,17 @@ export class Mover {
     return digest;
   }
 
+  /** Uploads the controller's copy back to a server whose copy a failed fence may have removed. */
+  private async restoreOn(serverId: string, accountId: string): Promise<void> {
+    try {
+      const bytes = await this.o.sessions.read(accountId);
+      const { live } = await this.o.transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
+      if (bytes && !live.includes(accountId)) await this.o.transfer.upload(serverId, accountId, bytes, { timeoutMs: this.o.settings().upload_timeout_ms });
+    } catch (e) {
+      this.o.logger.warn({ server_id: serverId, account_id: accountId, err: (e as Error).message }, 'could not put the session back after a failed fence; drift repair will');
+    }
+  }
+
   private async store(accountId: string, bytes: Buffer): Promise<string> {
     const digest = await this.o.sessions.write(accountId, bytes);
     await this.o.store.accounts.setSessionDigest(accountId, digest, new Date().toISOString());
@@ -113,8 +124,12 @@ export class Mover {
       try {
         await this.fenceAndStore(from, req.account_id);
       } catch (e) {
-        // Not fenced: the copy stays live where it is; the move is abandoned.
-        if (fleet.get(from)) fleet.assign(req.account_id, from, acc.script_id);
+        // Not fenced: the account stays where it is; the move is abandoned. When removal
+        // had begun, put the stored copy back (best effort; drift repair does it otherwise).
+        if (fleet.get(from)) {
+          fleet.assign(req.account_id, from, acc.script_id);
+          if ((e as FenceError).collected !== undefined) await this.restoreOn(from, req.account_id);
+        }
         this.o.onMove?.(req.allocation_type, 'failed');
         throw e;
       } finally {
