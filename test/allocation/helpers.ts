@@ -82,7 +82,8 @@ export function workerDir(sshd: SshdFixture): string {
 export function workerFiles(sshd: SshdFixture): string[] {
   const dir = workerDir(sshd);
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true }).map(String).sort();
+  // Everything but the agent's own lease record.
+  return readdirSync(dir, { recursive: true }).map(String).filter((f) => f !== '.berth-lease').sort();
 }
 
 /** The permission bits of a file. */
