@@ -240,7 +240,15 @@ export class AgentHub {
     for (const conn of this.conns.values()) {
       // Only welcomed agents: a ping must not renew the lease of one we did not accept.
       if (!conn.helloDone || conn.ws.readyState !== conn.ws.OPEN) continue;
-      conn.pingSentAt = now;
+      if (conn.pingSentAt !== null && now - conn.pingSentAt >= 2 * this.options.settings().report_interval_ms) {
+        // Two intervals without a pong: a half-open socket (the network went away
+        // without a FIN). Drop it, so the server counts as disconnected now rather than
+        // when TCP gives up, minutes later.
+        this.options.logger.warn({ server_id: conn.serverId }, 'agent stopped answering pings; dropping its socket');
+        conn.ws.terminate();
+        continue;
+      }
+      if (conn.pingSentAt === null) conn.pingSentAt = now;
       conn.ws.ping();
     }
   }
