@@ -59,6 +59,7 @@ export class Controller {
   operations!: Operations;
   server!: Server;
   private tickTimer: NodeJS.Timeout | null = null;
+  private orphanTimer: NodeJS.Timeout | null = null;
   /** Settings of servers removed from the config that still hold accounts. */
   private readonly retired = new Map<string, ServerConfig>();
   private stopping = false;
@@ -185,7 +186,28 @@ export class Controller {
       s.refreshDownRecently(Date.now());
     }
     const unknown = this.fleet.loadAssignments(await this.store.accounts.listPlaced());
-    if (unknown.length > 0) this.log.warn({ accounts: unknown.length, sample: unknown.slice(0, 10) }, 'accounts are placed on servers no longer configured');
+    if (unknown.length > 0) {
+      // Their servers' agents can no longer connect, so they fence themselves once their
+      // lease is out; after that the accounts wait as pending and are placed elsewhere.
+      const waitMs = this.cfg.controller.lease_ms + this.cfg.controller.report_interval_ms;
+      this.log.warn({ accounts: unknown.length, sample: unknown.slice(0, 10), pending_in_ms: waitMs }, 'accounts are placed on servers no longer configured');
+      this.orphanTimer = setTimeout(() => void this.releaseOrphans(unknown), waitMs);
+      this.orphanTimer.unref();
+    }
+  }
+
+  /** Accounts of servers gone from the config, once those agents' leases are out: pending. */
+  private async releaseOrphans(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      await this.locks.with(id, async () => {
+        const acc = await this.store.accounts.get(id);
+        if (!acc?.server_id || this.fleet.get(acc.server_id)) return;
+        await this.store.ledger.commit({
+          account_id: id, server_id: null, from_server_id: acc.server_id, allocation_type: 'failover', load_score: null, strategy: null,
+          reason: `server ${acc.server_id} is no longer configured; its agent's lease ran out; pending re-placement from the controller's copy`,
+        }, new Date().toISOString(), { status: 'pending' });
+      }).catch((e) => this.log.error({ account_id: id, err: e }, 'could not release an account of a removed server'));
+    }
   }
 
   private wireFleetEvents(): void {
@@ -273,6 +295,7 @@ export class Controller {
     this.stopping = true;
     this.log.info('controller stopping');
     if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.orphanTimer) clearTimeout(this.orphanTimer);
     this.jobs.stopAll();
     const closed = new Promise<void>((r) => this.server?.close(() => r()));
     this.server?.closeIdleConnections();
