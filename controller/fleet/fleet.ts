@@ -209,6 +209,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     s.load_avg = report.load_avg;
     s.reportedIds = report.accounts;
     s.last_report_at = now;
+    s.reportedOnConnection = true;
     s.consecutive_failures = 0;
     const wasHealthy = s.healthy;
     s.healthy = s.connected;
@@ -222,6 +223,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (!s) return;
     if (s.connected && !connected) s.disconnected_at = Date.now();
     if (connected) s.disconnected_at = null;
+    // Coming back up needs a report on this connection, not one left from an earlier one.
+    s.reportedOnConnection = false;
     s.connected = connected;
   }
 
@@ -239,7 +242,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
         s.healthy = false;
         s.last_down_at = now;
         this.emit('server_down', s.server_id);
-      } else if (!s.healthy && fresh) {
+      } else if (!s.healthy && fresh && s.reportedOnConnection) {
+        // Back up only on a report over the current connection, not on one left from before.
         s.healthy = true;
         this.emit('server_up', s.server_id);
       }

@@ -17,6 +17,8 @@ export class ServerState implements ServerView {
   statusOverride: ServerStatus | null = null;
 
   connected = false;
+  /** A report arrived on the current connection. */
+  reportedOnConnection = false;
   healthy = false;
   cpu_percent = 0;
   memory_percent = 0;
