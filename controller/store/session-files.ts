@@ -109,6 +109,8 @@ export class SessionFiles {
     const tmp = join(this.dir, `.${sessionFileName(accountId)}.tmp-${process.pid}-${Date.now()}`);
     await writeSynced(tmp, bytes);
     await rename(tmp, target);
+    // The rename itself must survive a power cut before the worker's copy is removed.
+    await syncDir(this.dir);
     return digest;
   }
 
@@ -148,5 +150,15 @@ async function writeSynced(path: string, bytes: Buffer): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/** Flushes a directory's entries (a rename in it) to disk. */
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, constants.O_RDONLY);
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
   }
 }
