@@ -108,6 +108,8 @@ export class Reconciler {
     const { sessions, transfer, fleet, logger } = this.o;
     await this.o.locks.with(accountId, async () => {
       if (fleet.serverOf(accountId) !== serverId) return;
+      // An unsettled move may have a copy live elsewhere: recovery decides, not this.
+      if (await this.o.store.ledger.get(accountId)) return;
       const bytes = await sessions.read(accountId);
       if (!bytes) return;
       await transfer.upload(serverId, accountId, bytes, { timeoutMs: this.o.settings().upload_timeout_ms });
