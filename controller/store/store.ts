@@ -1,4 +1,5 @@
 /** The store facade: the database handle and one repo per table. */
+import { sql } from 'kysely';
 import type { Db } from './database.js';
 import { migrateToLatest } from './migrate.js';
 import { openSqlite } from './open-sqlite.js';
@@ -32,7 +33,7 @@ export function createStore(db: Db): Store {
     ledger: new PlacementLedger(db),
     async ping() {
       try {
-        await db.selectFrom('berth_migrations' as never).select((eb) => eb.lit(1).as('one')).limit(1).execute();
+        await sql`select 1`.execute(db);
         return true;
       } catch {
         return false;
