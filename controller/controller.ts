@@ -296,6 +296,7 @@ export class Controller {
     this.log.info('controller stopping');
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.orphanTimer) clearTimeout(this.orphanTimer);
+    this.reconciler?.close();
     this.jobs.stopAll();
     const closed = new Promise<void>((r) => this.server?.close(() => r()));
     this.server?.closeIdleConnections();

@@ -33,6 +33,8 @@ export class Reconciler {
   /** Servers whose next report must be checked for drift. */
   private readonly checkNext = new Set<string>();
   private recovering: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryMs = 1000;
 
   constructor(private readonly o: ReconcilerOptions) {}
 
@@ -117,21 +119,45 @@ export class Reconciler {
     });
   }
 
-  /** Finishes or rolls back the moves left in the journal. Runs one at a time. */
+  /**
+   * Finishes or rolls back the moves left in the journal. Runs one at a time; while some
+   * cannot be settled yet (a server unreachable), it tries again soon (2 s, doubling up
+   * to a minute) rather than only at the next minute's job.
+   */
   recoverMoves(): Promise<void> {
     this.recovering ??= this.recoverAll().finally(() => (this.recovering = null));
     return this.recovering;
   }
 
   private async recoverAll(): Promise<void> {
+    let unsettled = 0;
     for (const move of await this.o.store.ledger.unfinished()) {
-      if (this.o.locks.busy(move.account_id)) continue;
       try {
-        await this.o.locks.with(move.account_id, () => this.recoverOne(move));
+        // Wait for any flow on the account: when it ends, its own row is usually gone.
+        await this.o.locks.with(move.account_id, async () => {
+          const current = await this.o.store.ledger.get(move.account_id);
+          if (current) await this.recoverOne(current);
+        });
       } catch (e) {
+        unsettled++;
         this.o.logger.warn({ account_id: move.account_id, err: (e as Error).message }, 'unfinished move not recovered yet; will retry');
       }
     }
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (unsettled > 0) {
+      this.retryMs = Math.min(60_000, this.retryMs * 2);
+      this.retryTimer = setTimeout(() => void this.recoverMoves(), this.retryMs);
+      this.retryTimer.unref();
+    } else {
+      this.retryMs = 1000;
+    }
+  }
+
+  /** Stops the retry timer. */
+  close(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   /** Whether the account's session is live on a server; throws when that cannot be known. */

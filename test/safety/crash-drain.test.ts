@@ -45,7 +45,7 @@ describe('safety: controller killed with SIGKILL during a drain', function () {
 
     await fleet.startController();
     await fleet.waitHealthy();
-    await waitFor('unfinished moves settled', () => journalSize(dir) === 0, 30_000);
+    await waitFor('unfinished moves settled', () => journalSize(dir) === 0, 60_000);
     await sleep(1500);
     await sampler.stop();
     expect(sampler.duplicates).to.deep.equal([]);

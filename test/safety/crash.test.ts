@@ -39,7 +39,7 @@ describe('safety: controller killed with SIGKILL during a burst of allocations',
 
     await fleet.startController();
     await fleet.waitHealthy();
-    await waitFor('unfinished moves recovered', () => journalSize(dir) === 0, 30_000);
+    await waitFor('unfinished moves recovered', () => journalSize(dir) === 0, 60_000);
     // Give the agents' first reports after welcome a moment to be checked for drift.
     await sleep(1500);
     await sampler.stop();
