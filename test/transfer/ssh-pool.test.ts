@@ -62,6 +62,9 @@ describe('transfer: ssh pool against real sshd', () => {
     expect(await r.hostKeys.get('w2')).to.equal(first);
     const rotated = await b.rotateHostKey();
     expect(rotated).to.not.equal(first);
+    // The restart cut the pooled connection; once the pool has seen it go, the next
+    // connection meets the new key.
+    await waitFor(() => !r!.pool.isConnected('w2'), 10_000, 'the pool to see the restart');
     const e = await rejection(() => r!.transfer.upload('w2', 'tofu-2', Buffer.from('y')));
     expect(e.code).to.equal('HOST_KEY_MISMATCH');
     expect(e.details).to.include({ expected: first, actual: rotated });
