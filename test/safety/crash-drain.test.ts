@@ -7,9 +7,8 @@
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
-import { sleep, waitFor } from '../helpers/wait.js';
-import { LiveSampler, liveIds } from './live-sampler.js';
+import { waitFor } from '../helpers/wait.js';
+import { LiveSampler } from './live-sampler.js';
 import { journalSize, ProcessFleet } from './process-fleet.js';
 
 describe('safety: controller killed with SIGKILL during a drain', function () {
@@ -43,29 +42,16 @@ describe('safety: controller killed with SIGKILL during a drain', function () {
     await fleet.killController();
     expect(journalSize(dir), 'the kill cut moves short').to.be.greaterThan(0);
 
-    await fleet.startController();
-    await fleet.waitHealthy();
-    await waitFor('unfinished moves settled', () => journalSize(dir) === 0, 60_000);
-    await sleep(1500);
-    await sampler.stop();
+    await fleet.restartAndSettle(sampler);
     expect(sampler.duplicates).to.deep.equal([]);
 
-    const db = new SQLite(join(dir, 'berth.sqlite'), { readonly: true });
-    try {
-      const rows = db.prepare('SELECT account_id, server_id FROM accounts').all() as { account_id: string; server_id: string | null }[];
-      expect(rows).to.have.length(ids.length);
-      const where = new Map(rows.map((r) => [r.account_id, r.server_id]));
-      for (const [server, d] of Object.entries(dirs)) {
-        for (const id of liveIds(d)) expect(where.get(id), `${id} live on ${server}`).to.equal(server);
-      }
-      for (const r of rows) {
-        expect(r.server_id, `${r.account_id} placed`).to.be.a('string');
-        expect(liveIds(dirs[r.server_id!]!), `${r.account_id} on ${r.server_id}`).to.include(r.account_id);
-        // Moved, rolled back or restored: the copy is the runner's last write.
-        expect(readFileSync(join(dirs[r.server_id!]!, `${r.account_id}.session`), 'utf8')).to.equal(`runner-${r.account_id}`);
-      }
-    } finally {
-      db.close();
+    const rows = fleet.accounts();
+    expect(rows).to.have.length(ids.length);
+    fleet.expectWorkersAgree(rows);
+    for (const r of rows) {
+      expect(r.server_id, `${r.account_id} placed`).to.be.a('string');
+      // Moved, rolled back or restored: the copy is the runner's last write.
+      expect(readFileSync(join(dirs[r.server_id!]!, `${r.account_id}.session`), 'utf8')).to.equal(`runner-${r.account_id}`);
     }
   });
 });

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { AgentProcess, Api, ControllerProcess, fixtureConfig, writeConfig, type WorkerSpec } from '../helpers/controller-fixture.js';
 import { startSshd, type SshdFixture } from '../helpers/sshd.js';
 import { removeDir, tempDir } from '../helpers/temp.js';
-import { waitFor } from '../helpers/wait.js';
+import { expect } from 'chai';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { liveIds, type LiveSampler } from './live-sampler.js';
 
 /** Rows in the move journal of a fleet's database. */
 export function journalSize(dir: string): number {
@@ -84,6 +86,40 @@ export class ProcessFleet {
       const r = await this.api.get('/allocation/rankings');
       return r.status === 200 && r.body.servers.filter((s: { healthy: boolean }) => s.healthy).length === this.sshds.length;
     }, 30_000);
+  }
+
+  /**
+   * After a kill: starts the controller again, waits for the agents and for every
+   * unfinished move to be settled, gives the first reports a moment to be checked for
+   * drift, and stops the sampler.
+   */
+  async restartAndSettle(sampler: LiveSampler): Promise<void> {
+    await this.startController();
+    await this.waitHealthy();
+    await waitFor('unfinished moves settled', () => journalSize(this.dir) === 0, 60_000);
+    await sleep(1500);
+    await sampler.stop();
+  }
+
+  /** The accounts table, read directly. */
+  accounts(): { account_id: string; server_id: string | null; status: string }[] {
+    const db = new SQLite(join(this.dir, 'berth.sqlite'), { readonly: true });
+    try {
+      return db.prepare('SELECT account_id, server_id, status FROM accounts').all() as { account_id: string; server_id: string | null; status: string }[];
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Asserts the workers and the database agree: every live file is where the database says, and every placed account is live there. */
+  expectWorkersAgree(rows: { account_id: string; server_id: string | null }[]): void {
+    const where = new Map(rows.map((r) => [r.account_id, r.server_id]));
+    for (const [server, d] of Object.entries(this.dirs)) {
+      for (const id of liveIds(d)) expect(where.get(id), `${id} live on ${server}`).to.equal(server);
+    }
+    for (const r of rows) {
+      if (r.server_id) expect(liveIds(this.dirs[r.server_id]!), `${r.account_id} on ${r.server_id}`).to.include(r.account_id);
+    }
   }
 
   async dispose(): Promise<void> {

@@ -5,7 +5,7 @@
  * asked for or when nothing fits.
  */
 import type { Filter, PlacementRequest, ScriptCounts, ServerView, Strategy, Weights } from '../types.js';
-import { formatScore } from '../scorers/load-score.js';
+import { formatScore, loadScore } from '../scorers/load-score.js';
 
 /** Whether a server passes the default filters; allocation-free. */
 export type EligibilityCheck = (server: ServerView, request: PlacementRequest) => boolean;
@@ -63,4 +63,44 @@ export function lowestScoreReason(score: number, eligible: number, suffix = ''):
 /** The decision when no server passes. */
 export function noneFits(reason: string, ruled = true): Choice {
   return { index: -1, score: 0, reason, ruled };
+}
+
+/** The best eligible server within a subset, and the best overall, from one pass. */
+export interface SubsetBest {
+  /** Index of the lowest-scored eligible member, or -1. */
+  inIndex: number;
+  inScore: number;
+  /** Eligible members. */
+  inCount: number;
+  /** Index of the lowest-scored eligible server of any kind, or -1. */
+  allIndex: number;
+  allScore: number;
+  allCount: number;
+}
+
+/**
+ * One allocation-free pass for strategies that prefer a subset and fall back to
+ * `load_balance` (location, affinity): `member(server, i)` says whether a server is in it.
+ */
+export function bestInSubset(input: StrategyInput, member: (server: ServerView, index: number) => boolean): SubsetBest {
+  const { servers, request, weights, eligible } = input;
+  let inIndex = -1, inScore = 0, inId = '', inCount = 0;
+  let allIndex = -1, allScore = 0, allId = '', allCount = 0;
+  for (let i = 0; i < servers.length; i++) {
+    const server = servers[i]!;
+    if (!eligible(server, request)) continue;
+    allCount++;
+    const score = loadScore(server, weights);
+    const id = server.server_id;
+    if (allIndex < 0 || ranksBefore(score, id, allScore, allId)) {
+      allIndex = i; allScore = score; allId = id;
+    }
+    if (member(server, i)) {
+      inCount++;
+      if (inIndex < 0 || ranksBefore(score, id, inScore, inId)) {
+        inIndex = i; inScore = score; inId = id;
+      }
+    }
+  }
+  return { inIndex, inScore, inCount, allIndex, allScore, allCount };
 }
