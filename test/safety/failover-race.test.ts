@@ -39,7 +39,7 @@ describe('safety: a worker returns in the middle of its failover', function () {
     w1.proxy!.heal();
     world.startAgent('w1');
     await waitFor('w1 healthy again', () => world.controller.fleet.get('w1')!.healthy, 20_000);
-    await waitFor('the failover to finish', async () => (await world.controller.store.ledger.unfinished()).length === 0, 30_000);
+    await waitFor('the failover to finish', async () => (await world.controller.store.ledger.unfinished()).length === 0, 60_000);
     await sleep(500);
     await sampler.stop();
 
