@@ -19,6 +19,7 @@ import { Api } from '../test/helpers/controller-fixture.js';
 import { removeDir, tempDir } from '../test/helpers/temp.js';
 import { CpuAccount, describeCpu } from './support/cpu-accounting.js';
 import { BenchController } from './support/controller-proc.js';
+import { LoadClient } from './support/load-client.js';
 import { fmt, profileArgs, type Bench, type BenchOptions, type Figure } from './support/figures.js';
 import { percentile } from './support/stats.js';
 import { liveSessions, startAgents, startWorkers, waitEligible, writeBenchConfig } from './support/workers.js';
@@ -55,6 +56,7 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
     agents.push(...startAgents(controller.port, workers, dir));
     const api = Api.for(controller.port);
     await waitEligible(api, WORKERS);
+    const client = new LoadClient(controller.port, CONCURRENCY);
     const latencies: number[] = [];
     let next = 0;
     let failed = 0;
@@ -68,7 +70,7 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
       while (next < ids.length) {
         const id = ids[next++]!;
         const s = performance.now();
-        const r = await api.post('/allocation/allocate', { account_id: id, session_file: `incoming/${id}.session`, script_id: 'bench' });
+        const r = await client.call('POST', '/allocation/allocate', { account_id: id, session_file: `incoming/${id}.session`, script_id: 'bench' });
         latencies.push(performance.now() - s);
         if (r.status !== 201) {
           failed++;
@@ -78,6 +80,7 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
     }));
     const seconds = (performance.now() - t0) / 1000;
     const used = cpu.stop();
+    client.close();
     const onWorkers = workers.reduce((n, w) => n + liveSessions(w).length, 0);
     const out: Outcome = {
       perSecond: (ids.length - failed) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99),

@@ -20,7 +20,7 @@ export interface AgentHubSettings {
 }
 
 /** How long additions to a server's accounts may wait to be told together. */
-export const ASSIGN_COALESCE_MS = 20;
+export const ASSIGN_COALESCE_MS = 100;
 
 /** Options of the {@link AgentHub}. */
 export interface AgentHubOptions {

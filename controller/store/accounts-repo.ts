@@ -1,5 +1,6 @@
 /** The `accounts` table. */
 import type { AccountRow, AccountStatus, Db } from './database.js';
+import { prepare } from './prepared.js';
 
 /** Filters and page of an account listing. */
 export interface AccountQuery {
@@ -13,11 +14,27 @@ export interface AccountQuery {
 
 /** Reads and writes accounts. */
 export class AccountsRepo {
-  constructor(private readonly db: Db) {}
+  readonly #get;
+  readonly #insert;
+  readonly #setStatus;
+  readonly #setDigest;
+
+  constructor(private readonly db: Db) {
+    this.#get = prepare(1, (id: string) => db.selectFrom('accounts').selectAll().where('account_id', '=', id));
+    this.#insert = prepare(8, (id: string, script: string | null, server: string | null, status: AccountStatus, digest: string | null, strategy: string | null, location: string | null, now: string) =>
+      db.insertInto('accounts').values({
+        account_id: id, script_id: script, server_id: server, status, session_sha256: digest, strategy, location,
+        last_error: null, last_moved_at: null, created_at: now, updated_at: now,
+      }).onConflict((oc) => oc.column('account_id').doNothing()));
+    this.#setStatus = prepare(4, (id: string, status: AccountStatus, lastError: string | null, now: string) =>
+      db.updateTable('accounts').set({ status, last_error: lastError, updated_at: now }).where('account_id', '=', id));
+    this.#setDigest = prepare(3, (id: string, digest: string, now: string) =>
+      db.updateTable('accounts').set({ session_sha256: digest, updated_at: now }).where('account_id', '=', id));
+  }
 
   /** One account, or undefined. */
-  get(accountId: string): Promise<AccountRow | undefined> {
-    return this.db.selectFrom('accounts').selectAll().where('account_id', '=', accountId).executeTakeFirst();
+  async get(accountId: string): Promise<AccountRow | undefined> {
+    return (await this.#get(this.db, accountId)).rows[0];
   }
 
   /** A page of accounts ordered by id. */
@@ -45,23 +62,18 @@ export class AccountsRepo {
 
   /** Inserts a new account; false when the id exists. */
   async insert(row: Omit<AccountRow, 'created_at' | 'updated_at' | 'last_moved_at' | 'last_error'>, now: string): Promise<boolean> {
-    const res = await this.db.insertInto('accounts')
-      .values({ ...row, last_error: null, last_moved_at: null, created_at: now, updated_at: now })
-      .onConflict((oc) => oc.column('account_id').doNothing())
-      .executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0n) === 1;
+    const res = await this.#insert(this.db, row.account_id, row.script_id, row.server_id, row.status, row.session_sha256, row.strategy, row.location, now);
+    return Number(res.numAffectedRows ?? 0n) === 1;
   }
 
   /** Updates the status (and last error) of an account. */
   async setStatus(accountId: string, status: AccountStatus, lastError: string | null, now: string): Promise<void> {
-    await this.db.updateTable('accounts').set({ status, last_error: lastError, updated_at: now })
-      .where('account_id', '=', accountId).execute();
+    await this.#setStatus(this.db, accountId, status, lastError, now);
   }
 
   /** Records the digest of the controller's copy of the session. */
   async setSessionDigest(accountId: string, sha256: string, now: string): Promise<void> {
-    await this.db.updateTable('accounts').set({ session_sha256: sha256, updated_at: now })
-      .where('account_id', '=', accountId).execute();
+    await this.#setDigest(this.db, accountId, sha256, now);
   }
 
   /** Counts accounts by status. */

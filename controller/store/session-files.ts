@@ -4,10 +4,12 @@
  * `<sessions_dir>/.previous/`. Paths from requests must resolve inside the store.
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, fsync, openSync, readFileSync, realpathSync, renameSync, statSync, writeSync } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { BerthError } from '../../shared/errors.js';
+import { GroupSync } from './group-sync.js';
 import { accountIdFromFileName, isAccountId, sessionFileName } from '../../shared/ids.js';
 
 /** Largest session accepted (SPEC §5: PUT ≤ 10 MiB). */
@@ -15,6 +17,16 @@ export const MAX_SESSION_BYTES = 10 * 1024 * 1024;
 
 /** How many replaced copies are kept per account. */
 const KEEP_PREVIOUS = 5;
+
+/**
+ * Files up to this size are read and written with synchronous calls: a session of a few
+ * dozen KiB is in the page cache and costs microseconds, far less than a trip through
+ * libuv's thread pool (two context switches each, on a busy machine the larger cost).
+ * Larger files and every fsync still go through the pool, off the event loop.
+ */
+const SYNC_IO_BYTES = 256 * 1024;
+
+const fsyncFd = promisify(fsync);
 
 /** SHA-256 of a session, hex. */
 export function sha256(bytes: Buffer): string {
@@ -27,9 +39,13 @@ export class SessionFiles {
   /** The store's real path, resolved once. */
   private rootReal: string | undefined;
 
+  /** One fsync of the store folder covers every rename made before it started. */
+  private readonly dirSync: GroupSync;
+
   constructor(options: { dir: string }) {
     // Absolute and normalised: the inside-the-store checks compare paths as strings.
     this.dir = resolve(options.dir);
+    this.dirSync = new GroupSync(() => syncDir(this.dir));
   }
 
   /** Creates the store folder (0700). */
@@ -52,15 +68,15 @@ export class SessionFiles {
     if (!candidate.startsWith(this.dir + sep)) throw invalid('must stay inside the session store');
     let real: string;
     try {
-      real = await realpath(candidate);
+      real = realpathSync(candidate);
     } catch {
       throw new BerthError('SESSION_FILE_NOT_FOUND', `session file ${sessionFile} not found in the store`, { session_file: sessionFile });
     }
-    this.rootReal ??= await realpath(this.dir);
+    this.rootReal ??= realpathSync(this.dir);
     const root = this.rootReal;
     const r = relative(root, real);
     if (r.startsWith('..') || isAbsolute(r)) throw invalid('resolves outside the session store');
-    const st = await stat(real);
+    const st = statSync(real);
     if (!st.isFile()) throw new BerthError('SESSION_FILE_NOT_FOUND', `session file ${sessionFile} is not a file`, { session_file: sessionFile });
     if (st.size > MAX_SESSION_BYTES) throw new BerthError('INVALID_REQUEST', `session file exceeds ${MAX_SESSION_BYTES} bytes`);
     return real;
@@ -84,7 +100,7 @@ export class SessionFiles {
   /** The account's current copy, or null. */
   async read(accountId: string): Promise<Buffer | null> {
     try {
-      return await readFile(this.pathOf(accountId));
+      return await readWhole(this.pathOf(accountId));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -93,7 +109,7 @@ export class SessionFiles {
 
   /** Reads any file already resolved inside the store. */
   readResolved(path: string): Promise<Buffer> {
-    return readFile(path);
+    return readWhole(path);
   }
 
   /**
@@ -108,9 +124,9 @@ export class SessionFiles {
     if (current) await this.keepPrevious(accountId, target);
     const tmp = join(this.dir, `.${sessionFileName(accountId)}.tmp-${process.pid}-${Date.now()}`);
     await writeSynced(tmp, bytes);
-    await rename(tmp, target);
+    renameSync(tmp, target);
     // The rename itself must survive a power cut before the worker's copy is removed.
-    await syncDir(this.dir);
+    await this.dirSync.request();
     return digest;
   }
 
@@ -142,23 +158,45 @@ function stamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-');
 }
 
+/** Reads a whole file: small ones in one synchronous go (see {@link SYNC_IO_BYTES}). */
+async function readWhole(path: string): Promise<Buffer> {
+  const fd = openSync(path, constants.O_RDONLY);
+  let small: Buffer | null = null;
+  try {
+    if (fstatSync(fd).size <= SYNC_IO_BYTES) small = readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return small ?? readFile(path);
+}
+
 /** Writes a new file (mode 0600) and flushes it to disk before resolving. */
 async function writeSynced(path: string, bytes: Buffer): Promise<void> {
-  const fh = await open(path, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
+  if (bytes.length > SYNC_IO_BYTES) {
+    const fh = await open(path, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return;
+  }
+  const fd = openSync(path, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
   try {
-    await fh.writeFile(bytes);
-    await fh.sync();
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
 /** Flushes a directory's entries (a rename in it) to disk. */
 async function syncDir(dir: string): Promise<void> {
-  const dh = await open(dir, constants.O_RDONLY);
+  const fd = openSync(dir, constants.O_RDONLY);
   try {
-    await dh.sync();
+    await fsyncFd(fd);
   } finally {
-    await dh.close();
+    closeSync(fd);
   }
 }

@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from '../../shared/log.js';
 import { fencedCopies, readFreshestFenced } from './fenced-copies.js';
 import { fencedDir, livePath, partPath } from './remote-names.js';
 import {
-  mkdirp, readdirOrEmpty, readFileOrNull, renameReplacing, statOrNull, unlinkIfPresent, writeFileSynced,
+  readdirOrEmpty, readFileOrNull, renameReplacing, statOrNull, unlinkIfPresent, writeFileSynced,
 } from './sftp-ops.js';
 import type { SshPool, SshSession } from './ssh-pool.js';
 import type { CollectResult } from './types.js';
@@ -107,11 +107,9 @@ export class SessionTransfer {
     try {
       const remote = await this.#bounded(serverId, options, state, async ({ sftp, target }) => {
         sessionsDir = target.sessions_dir;
-        state.stage = 'mkdir';
-        await mkdirp(sftp, target.sessions_dir, SESSIONS_DIR_MODE);
         state.stage = 'write';
         const part = partPath(target.sessions_dir, accountId);
-        await writeFileSynced(sftp, part, bytes, SESSION_FILE_MODE);
+        await writeFileSynced(sftp, part, bytes, SESSION_FILE_MODE, { createDirMode: SESSIONS_DIR_MODE });
         if (state.timedOut) throw new Error('timed out before rename');
         state.stage = 'rename';
         const live = livePath(target.sessions_dir, accountId);

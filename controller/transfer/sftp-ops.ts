@@ -2,6 +2,7 @@
  * Promise wrappers over the few SFTP requests the transfers need. Errors keep ssh2's
  * numeric SFTP status in `code` (see {@link isNoSuchFile}).
  */
+import { posix } from 'node:path';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 
 /** SFTP status code for "no such file" (SSH_FX_NO_SUCH_FILE). */
@@ -45,27 +46,51 @@ export async function mkdirp(sftp: SFTPWrapper, dir: string, mode: number): Prom
   }
 }
 
+/** Options of {@link writeFileSynced}. */
+export interface WriteFileOptions {
+  /**
+   * When the file's directory is missing, create it (and its parents) with this mode and
+   * try again. The directory is looked at only then, not before every write.
+   */
+  readonly createDirMode?: number;
+}
+
 /**
  * Writes `bytes` to a new or truncated file with exactly `mode`, fsyncs it when the
- * server supports `fsync@openssh.com`, and closes it.
+ * server supports `fsync@openssh.com`, and closes it. After the open, the mode, the data,
+ * the fsync and the close go out together: the server handles one channel's requests in
+ * order, so this costs two round trips instead of one per request. Any of them failing
+ * fails the write.
  */
-export async function writeFileSynced(sftp: SFTPWrapper, path: string, bytes: Buffer, mode: number): Promise<void> {
-  const handle = await call<Buffer>((cb) => sftp.open(path, 'w', { mode }, cb));
-  try {
+export async function writeFileSynced(sftp: SFTPWrapper, path: string, bytes: Buffer, mode: number, options: WriteFileOptions = {}): Promise<void> {
+  const handle = await openForWrite(sftp, path, mode, options.createDirMode);
+  const steps = inOneWrite(sftp, () => {
     // An existing file keeps its old mode on open: set it explicitly.
-    await call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined)));
+    const sent: Promise<void>[] = [call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined)))];
     const chunk = 32 * 1024;
-    const writes: Promise<void>[] = [];
     for (let off = 0; off < bytes.length; off += chunk) {
       const len = Math.min(chunk, bytes.length - off);
-      writes.push(call<void>((cb) => sftp.write(handle, bytes, off, len, off, (err) => cb(err, undefined))));
+      sent.push(call<void>((cb) => sftp.write(handle, bytes, off, len, off, (err) => cb(err, undefined))));
     }
-    await Promise.all(writes);
     if (supports(sftp, 'fsync@openssh.com')) {
-      await call<void>((cb) => sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined)));
+      sent.push(call<void>((cb) => sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))));
     }
-  } finally {
-    await call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
+    sent.push(call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))));
+    return sent;
+  });
+  const outcomes = await Promise.allSettled(steps);
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+async function openForWrite(sftp: SFTPWrapper, path: string, mode: number, createDirMode: number | undefined): Promise<Buffer> {
+  const open = () => call<Buffer>((cb) => sftp.open(path, 'w', { mode }, cb));
+  try {
+    return await open();
+  } catch (e) {
+    if (createDirMode === undefined || !isNoSuchFile(e)) throw e;
+    await mkdirp(sftp, posix.dirname(path), createDirMode);
+    return open();
   }
 }
 
@@ -111,6 +136,22 @@ export async function readdirOrEmpty(sftp: SFTPWrapper, dir: string): Promise<Fi
   } catch (e) {
     if (isNoSuchFile(e)) return [];
     throw e;
+  }
+}
+
+/**
+ * Runs `send`, which issues several requests at once, with the connection's socket
+ * corked, so their packets leave in one system call instead of one each (ssh2 writes
+ * every packet on its own). Without a reachable socket it just runs `send`.
+ */
+function inOneWrite<T>(sftp: SFTPWrapper, send: () => T): T {
+  const sock = (sftp as unknown as { _client?: { _sock?: { cork?: () => void; uncork?: () => void } } })._client?._sock;
+  if (typeof sock?.cork !== 'function' || typeof sock.uncork !== 'function') return send();
+  sock.cork();
+  try {
+    return send();
+  } finally {
+    sock.uncork();
   }
 }
 
