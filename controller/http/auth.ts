@@ -9,6 +9,18 @@ import { sendError } from './errors.js';
 
 const hash = (s: string) => createHash('sha256').update(s).digest();
 
+/** The configured tokens' digests, computed once per (frozen) token list. */
+const digests = new WeakMap<readonly ApiToken[], Buffer[]>();
+
+function digestsOf(list: readonly ApiToken[]): Buffer[] {
+  let d = digests.get(list);
+  if (!d) {
+    d = list.map((t) => hash(t.token));
+    digests.set(list, d);
+  }
+  return d;
+}
+
 /** Middleware checking the token; `tokens` is read per request so a reload applies. */
 export function requireToken(tokens: () => readonly ApiToken[]): RequestHandler {
   return (req, res, next) => {
@@ -17,8 +29,10 @@ export function requireToken(tokens: () => readonly ApiToken[]): RequestHandler 
       return sendError(res, 'UNAUTHORIZED', 'missing bearer token');
     }
     const given = hash(header.slice('Bearer '.length));
+    const list = tokens();
+    const known = digestsOf(list);
     let match: ApiToken | undefined;
-    for (const t of tokens()) if (timingSafeEqual(given, hash(t.token))) match = t;
+    for (let i = 0; i < list.length; i++) if (timingSafeEqual(given, known[i]!)) match = list[i];
     if (!match) return sendError(res, 'UNAUTHORIZED', 'invalid token');
     if (match.role !== 'admin' && req.method !== 'GET' && req.method !== 'HEAD') {
       return sendError(res, 'FORBIDDEN', `token "${match.name}" may only read`);

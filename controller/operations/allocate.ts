@@ -74,12 +74,12 @@ export class Allocator {
         };
       }
       const now = new Date().toISOString();
+      const digest = await this.o.sessions.write(req.account_id, bytes);
       const created = !existing && await store.accounts.insert({
         account_id: req.account_id, script_id: job.script_id, server_id: null, status: 'pending',
-        session_sha256: null, strategy, location: job.location,
+        session_sha256: digest, strategy, location: job.location,
       }, now);
-      const digest = await this.o.sessions.write(req.account_id, bytes);
-      await store.accounts.setSessionDigest(req.account_id, digest, now);
+      if (!created) await store.accounts.setSessionDigest(req.account_id, digest, now);
       try {
         return await placer.placeAndCommit(job);
       } catch (e) {

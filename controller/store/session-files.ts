@@ -4,7 +4,7 @@
  * `<sessions_dir>/.previous/`. Paths from requests must resolve inside the store.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsync, openSync, readFileSync, realpathSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsync, openSync, readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
@@ -170,24 +170,18 @@ async function readWhole(path: string): Promise<Buffer> {
   return small ?? readFile(path);
 }
 
-/** Writes a new file (mode 0600) and flushes it to disk before resolving. */
+/**
+ * Writes a new file (mode 0600) and flushes it to disk before resolving. Creating a file
+ * waits for the filesystem journal, which an fsync elsewhere may hold for milliseconds,
+ * so this stays in the thread pool, off the event loop.
+ */
 async function writeSynced(path: string, bytes: Buffer): Promise<void> {
-  if (bytes.length > SYNC_IO_BYTES) {
-    const fh = await open(path, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    return;
-  }
-  const fd = openSync(path, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
+  const fh = await open(path, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
   try {
-    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
-    await fsyncFd(fd);
+    await fh.writeFile(bytes);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
 }
 

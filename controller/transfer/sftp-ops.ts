@@ -63,10 +63,12 @@ export interface WriteFileOptions {
  * fails the write.
  */
 export async function writeFileSynced(sftp: SFTPWrapper, path: string, bytes: Buffer, mode: number, options: WriteFileOptions = {}): Promise<void> {
-  const handle = await openForWrite(sftp, path, mode, options.createDirMode);
+  const { handle, created } = await openForWrite(sftp, path, mode, options.createDirMode);
   const steps = inOneWrite(sftp, () => {
-    // An existing file keeps its old mode on open: set it explicitly.
-    const sent: Promise<void>[] = [call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined)))];
+    const sent: Promise<void>[] = [];
+    // A file this open created has `mode` (a umask only ever clears group and other
+    // bits, which 0600 lacks anyway); an existing one kept its old mode: set it.
+    if (!created) sent.push(call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined))));
     const chunk = 32 * 1024;
     for (let off = 0; off < bytes.length; off += chunk) {
       const len = Math.min(chunk, bytes.length - off);
@@ -83,14 +85,25 @@ export async function writeFileSynced(sftp: SFTPWrapper, path: string, bytes: Bu
   if (failed) throw failed.reason;
 }
 
-async function openForWrite(sftp: SFTPWrapper, path: string, mode: number, createDirMode: number | undefined): Promise<Buffer> {
-  const open = () => call<Buffer>((cb) => sftp.open(path, 'w', { mode }, cb));
-  try {
-    return await open();
-  } catch (e) {
-    if (createDirMode === undefined || !isNoSuchFile(e)) throw e;
-    await mkdirp(sftp, posix.dirname(path), createDirMode);
-    return open();
+/**
+ * Opens `path` for writing: created exclusively when it is new (so it gets `mode` at
+ * once), else truncated. Makes the directory first when it is missing and allowed to.
+ */
+async function openForWrite(sftp: SFTPWrapper, path: string, mode: number, createDirMode: number | undefined): Promise<{ handle: Buffer; created: boolean }> {
+  const open = (flags: 'wx' | 'w') => call<Buffer>((cb) => sftp.open(path, flags, { mode }, cb));
+  for (let dirMade = false; ;) {
+    try {
+      return { handle: await open('wx'), created: true };
+    } catch (e) {
+      if (isNoSuchFile(e) && createDirMode !== undefined && !dirMade) {
+        await mkdirp(sftp, posix.dirname(path), createDirMode);
+        dirMade = true;
+        continue;
+      }
+      if (isNoSuchFile(e)) throw e;
+      // Most likely there already (a leftover): truncate it instead; a real fault fails here too.
+      return { handle: await open('w'), created: false };
+    }
   }
 }
 
