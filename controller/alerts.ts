@@ -38,11 +38,45 @@ export interface AlertsOptions {
   onDelivery?: (ok: boolean) => void;
 }
 
+/**
+ * Blanks secret values out of a message. Secrets are grouped by length, so a message is
+ * checked with one pass per distinct length, however many servers (and tokens) the
+ * fleet has.
+ */
+class Scrubber {
+  /** Secrets by length, longest first (a longer secret may contain a shorter one). */
+  private readonly byLength: [number, Set<string>][];
+
+  constructor(secrets: Iterable<string | null | undefined>) {
+    const map = new Map<number, Set<string>>();
+    for (const secret of secrets) {
+      if (!secret || secret.length < 4) continue;
+      let set = map.get(secret.length);
+      if (!set) map.set(secret.length, (set = new Set()));
+      set.add(secret);
+    }
+    this.byLength = [...map].sort((a, b) => b[0] - a[0]);
+  }
+
+  scrub(message: string): string {
+    let out = message;
+    for (const [len, set] of this.byLength) {
+      for (let i = 0; i + len <= out.length; i++) {
+        const piece = out.slice(i, i + len);
+        if (set.has(piece)) out = out.split(piece).join('[redacted]');
+      }
+    }
+    return out;
+  }
+}
+
 /** Sends alerts to webhooks. */
 export class Alerts {
   private readonly lastSent = new Map<string, number>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly controller = new AbortController();
+  /** One scrubber per secrets list the option returned (a list per config, in the controller). */
+  private readonly scrubbers = new WeakMap<object, Scrubber>();
 
   constructor(private readonly o: AlertsOptions) {}
 
@@ -75,11 +109,14 @@ export class Alerts {
   }
 
   private scrub(message: string): string {
-    let out = message;
-    for (const secret of this.o.secrets?.() ?? []) {
-      if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
+    const source = this.o.secrets?.();
+    if (!source) return message;
+    let scrubber = typeof source === 'object' ? this.scrubbers.get(source) : undefined;
+    if (!scrubber) {
+      scrubber = new Scrubber(source);
+      if (typeof source === 'object') this.scrubbers.set(source, scrubber);
     }
-    return out;
+    return scrubber.scrub(message);
   }
 
   private async deliver(url: string, body: string): Promise<void> {

@@ -36,6 +36,7 @@ import { SshPool } from './transfer/ssh-pool.js';
 /** A running controller. */
 export class Controller {
   private cfg: BerthConfig;
+  private readonly secretLists = new WeakMap<BerthConfig, readonly (string | null)[]>();
   readonly log: Logger;
   readonly fleet: Fleet;
   readonly sessions: SessionFiles;
@@ -232,13 +233,15 @@ export class Controller {
     });
   }
 
-  /** Secret values of the config, blanked out of alert messages. */
-  private *secrets(): Iterable<string | null> {
-    for (const t of this.cfg.controller.api_tokens) yield t.token;
-    for (const s of this.cfg.servers.values()) {
-      yield s.agent_token;
-      yield s.password;
+  /** Secret values of the config, blanked out of alert messages: one list per loaded config. */
+  private secrets(): readonly (string | null)[] {
+    const cfg = this.cfg;
+    let list = this.secretLists.get(cfg);
+    if (!list) {
+      list = [...cfg.controller.api_tokens.map((t) => t.token), ...[...cfg.servers.values()].flatMap((s) => [s.agent_token, s.password])];
+      this.secretLists.set(cfg, list);
     }
+    return list;
   }
 
   private buildOperations(): Operations {

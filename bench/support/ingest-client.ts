@@ -6,7 +6,7 @@
  * `report_interval_ms` the controller asked for, and reconnects when closed.
  *
  * IPC in: `{type: 'marker', server_id, value}` sends that agent a report now with
- * `cpu_percent = value`. IPC out: `{type: 'status', connected, welcomed, reports}` every
+ * `cpu_percent = value` (and its later reports keep that value). IPC out: `{type: 'status', connected, welcomed, reports}` every
  * second, and `{type: 'marker_sent', server_id, value}`.
  */
 import { WebSocket } from 'ws';
@@ -26,10 +26,12 @@ interface Sim {
   welcomed: boolean;
   seq: number;
   timer: NodeJS.Timeout | null;
+  /** The last marker value: later reports keep it, so a routine report cannot hide it. */
+  marker: number | null;
 }
 
 const args = JSON.parse(process.argv[2]!) as Args;
-const sims = new Map<string, Sim>(args.ids.map((id) => [id, { id, ws: null, welcomed: false, seq: 0, timer: null }]));
+const sims = new Map<string, Sim>(args.ids.map((id) => [id, { id, ws: null, welcomed: false, seq: 0, timer: null, marker: null }]));
 let reports = 0;
 let closing = false;
 
@@ -37,7 +39,7 @@ function report(sim: Sim, cpu?: number): void {
   if (!sim.ws || sim.ws.readyState !== WebSocket.OPEN || !sim.welcomed) return;
   sim.ws.send(JSON.stringify({
     type: 'report', seq: ++sim.seq, sent_at: new Date().toISOString(),
-    cpu_percent: cpu ?? Math.round(Math.random() * 800) / 10, memory_percent: Math.round(Math.random() * 800) / 10,
+    cpu_percent: cpu ?? sim.marker ?? Math.round(Math.random() * 800) / 10, memory_percent: Math.round(Math.random() * 800) / 10,
     disk_percent: 40, load_avg: [0.1, 0.2, 0.3], accounts: [],
   }));
   reports++;
@@ -87,7 +89,10 @@ async function main(): Promise<void> {
   process.on('message', (m: { type: string; server_id: string; value: number }) => {
     if (m.type === 'marker') {
       const sim = sims.get(m.server_id);
-      if (sim) report(sim, m.value);
+      if (sim) {
+        sim.marker = m.value;
+        report(sim, m.value);
+      }
       process.send?.({ type: 'marker_sent', server_id: m.server_id, value: m.value });
     } else if (m.type === 'stop') {
       closing = true;

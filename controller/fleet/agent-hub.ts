@@ -19,6 +19,9 @@ export interface AgentHubSettings {
   lease_ms: number;
 }
 
+/** Sockets pinged per event-loop turn. */
+const PING_SLICE = 250;
+
 /** How long additions to a server's accounts may wait to be told together. */
 export const ASSIGN_COALESCE_MS = 100;
 
@@ -235,22 +238,36 @@ export class AgentHub {
     return this.conns.get(serverId)?.helloDone === true;
   }
 
+  /**
+   * Pings every welcomed agent, {@link PING_SLICE} sockets per event-loop turn: pinging
+   * 5,000 sockets in one go blocks the loop for a couple of hundred milliseconds, and
+   * every report and API answer waits behind it.
+   */
   private pingAll(): void {
+    const conns = [...this.conns.values()];
     const now = Date.now();
-    for (const conn of this.conns.values()) {
-      // Only welcomed agents: a ping must not renew the lease of one we did not accept.
-      if (!conn.helloDone || conn.ws.readyState !== conn.ws.OPEN) continue;
-      if (conn.pingSentAt !== null && now - conn.pingSentAt >= 2 * this.options.settings().report_interval_ms) {
-        // Two intervals without a pong: a half-open socket (the network went away
-        // without a FIN). Drop it, so the server counts as disconnected now rather than
-        // when TCP gives up, minutes later.
-        this.options.logger.warn({ server_id: conn.serverId }, 'agent stopped answering pings; dropping its socket');
-        conn.ws.terminate();
-        continue;
-      }
-      if (conn.pingSentAt === null) conn.pingSentAt = now;
-      conn.ws.ping();
+    const slice = (from: number): void => {
+      if (this.closing) return;
+      const end = Math.min(conns.length, from + PING_SLICE);
+      for (let i = from; i < end; i++) this.pingOne(conns[i]!, now);
+      if (end < conns.length) setImmediate(slice, end);
+    };
+    slice(0);
+  }
+
+  private pingOne(conn: AgentConn, now: number): void {
+    // Only welcomed agents: a ping must not renew the lease of one we did not accept.
+    if (this.conns.get(conn.serverId) !== conn || !conn.helloDone || conn.ws.readyState !== conn.ws.OPEN) return;
+    if (conn.pingSentAt !== null && now - conn.pingSentAt >= 2 * this.options.settings().report_interval_ms) {
+      // Two intervals without a pong: a half-open socket (the network went away
+      // without a FIN). Drop it, so the server counts as disconnected now rather than
+      // when TCP gives up, minutes later.
+      this.options.logger.warn({ server_id: conn.serverId }, 'agent stopped answering pings; dropping its socket');
+      conn.ws.terminate();
+      return;
     }
+    if (conn.pingSentAt === null) conn.pingSentAt = now;
+    conn.ws.ping();
   }
 
   /** Closes every agent socket with 1001 and stops pinging. */

@@ -1,5 +1,9 @@
 /** The `server_samples` table: load over time. */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from './database.js';
+
+/** Rows per insert statement; the event loop gets a turn between statements. */
+const SAMPLE_BATCH = 250;
 
 /** One sample. */
 export interface Sample {
@@ -16,11 +20,15 @@ export interface Sample {
 export class SamplesRepo {
   constructor(private readonly db: Db) {}
 
-  /** Appends samples in one statement. */
+  /**
+   * Appends samples, {@link SAMPLE_BATCH} rows per statement. SQLite runs on the event
+   * loop, so a whole fleet's minute (5,000 rows take tens of milliseconds) would stall
+   * agent reports and API answers; between statements the loop gets a turn.
+   */
   async insert(samples: Sample[]): Promise<void> {
-    if (samples.length === 0) return;
-    for (let i = 0; i < samples.length; i += 500) {
-      await this.db.insertInto('server_samples').values(samples.slice(i, i + 500)).execute();
+    for (let i = 0; i < samples.length; i += SAMPLE_BATCH) {
+      if (i > 0) await nextTurn();
+      await this.db.insertInto('server_samples').values(samples.slice(i, i + SAMPLE_BATCH)).execute();
     }
   }
 

@@ -202,6 +202,20 @@ describe('service: alert delivery (Alerts against a real receiver)', function ()
     await alerts.close();
   });
 
+  it('blanks every occurrence of each of thousands of secrets, the longer one first when one contains another', async () => {
+    const many = Array.from({ length: 10_000 }, (_, i) => `agent-token-${String(i).padStart(6, '0')}-xyz`);
+    const list = [...many, 'pass', 'pass-word-long', null, 'abc'];
+    const alerts = make(receiver.url('/secrets'), { secrets: () => list });
+    alerts.emit({
+      event: 'allocation_failed', severity: 'warning', account_id: 'acc',
+      message: 'a agent-token-004321-xyz b pass-word-long c pass d agent-token-004321-xyz e abc',
+    });
+    await waitFor('alert', () => receiver.accepted('/secrets').length === 1);
+    // 'abc' is shorter than 4 characters: too short to be treated as a secret.
+    expect(receiver.accepted('/secrets')[0]!.message).to.equal('a [redacted] b [redacted] c [redacted] d [redacted] e abc');
+    await alerts.close();
+  });
+
   it('calls a server overloaded at load score >= 90 or disk >= 95 %', () => {
     const table: { name: string; score: number; disk: number; want: RegExp | null }[] = [
       { name: 'calm', score: 50, disk: 50, want: null },

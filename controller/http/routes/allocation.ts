@@ -6,6 +6,7 @@ import type { ServerState } from '../../fleet/server-state.js';
 import { rankServers } from '../../placement/pipeline.js';
 import { STRATEGIES, type Candidate } from '../../placement/types.js';
 import type { ApiContext } from '../context.js';
+import { sendJsonWithArray } from '../stream-json.js';
 import { decodeCursor, encodeCursor, parseInput } from '../validate.js';
 
 const accountId = z.string().regex(ACCOUNT_ID_PATTERN, 'must be 1-128 letters, digits or _ . @ + - and not start with a dot');
@@ -46,6 +47,18 @@ const historyQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
+/** Each server's last report time as ISO text, formatted once per report rather than per answer. */
+const reportTimes = new WeakMap<ServerState, { at: number; iso: string }>();
+
+function reportTimeOf(s: ServerState): string | null {
+  if (s.last_report_at === null) return null;
+  const cached = reportTimes.get(s);
+  if (cached?.at === s.last_report_at) return cached.iso;
+  const iso = new Date(s.last_report_at).toISOString();
+  reportTimes.set(s, { at: s.last_report_at, iso });
+  return iso;
+}
+
 /** One server of GET /allocation/rankings (SPEC §5), built flat: this runs for every server. */
 function rankingRow(rank: number, c: Candidate, s: ServerState, withBreakdown: boolean) {
   return {
@@ -53,7 +66,7 @@ function rankingRow(rank: number, c: Candidate, s: ServerState, withBreakdown: b
     status: s.status, healthy: s.healthy, location: s.location,
     cpu_percent: s.cpu_percent, memory_percent: s.memory_percent, disk_percent: s.disk_percent,
     accounts: s.accounts, reported_accounts: s.reported_accounts, max_accounts: s.max_accounts,
-    latency_ms: s.latency_ms, last_report_at: s.last_report_at === null ? null : new Date(s.last_report_at).toISOString(),
+    latency_ms: s.latency_ms, last_report_at: reportTimeOf(s),
     consecutive_failures: s.consecutive_failures,
     ...(withBreakdown ? { breakdown: c.breakdown } : {}),
   };
@@ -78,11 +91,9 @@ export function allocationRoutes(ctx: ApiContext): Router {
     const q = parseInput(rankingsQuery, req.query, 'query');
     const { weights } = ctx.config().controller;
     const candidates = rankServers(ctx.fleet.servers, { strategy: q.strategy ?? ctx.config().controller.default_strategy, script_id: q.script_id ?? null, location: q.location ?? null }, weights);
-    res.json({
-      generated_at: new Date().toISOString(),
-      weights,
-      servers: candidates.map((c, i) => rankingRow(i + 1, c, ctx.fleet.get(c.server_id)!, q.explain === 'true')),
-    });
+    const explain = q.explain === 'true';
+    sendJsonWithArray(res, { generated_at: new Date().toISOString(), weights }, 'servers', candidates,
+      (c, i) => rankingRow(i + 1, c, ctx.fleet.get(c.server_id)!, explain));
   });
 
   r.get('/allocation/history', async (req, res) => {
