@@ -91,17 +91,19 @@ export function rankingToRequest(query: RankingRequest): PlacementRequest {
  * /allocation/rankings); for `isolation`, eligible servers in isolation's own order. A server is eligible when the request could be placed on it:
  * the strategy's hard rules count as they would for a placement (a `location` query with
  * no eligible server there and no `strict` falls back, as placement would).
+ * `options.breakdown` (default true) gives each candidate its score breakdown.
  */
 export function rankServers(
   servers: readonly ServerView[],
   query: RankingRequest | PlacementRequest,
   weights: Weights,
+  options: { breakdown?: boolean } = {},
 ): Candidate[] {
   const request = 'account_id' in query ? query : rankingToRequest(query);
   const w = normaliseWeights(weights);
   const strategy = strategyOf(request);
   const choice = strategy.choose({ servers, request, weights: w, eligible: passesDefaultFilters });
-  const candidates = explainServers(servers, request, w, explanationFilters(strategy, request, choice));
+  const candidates = explainServers(servers, request, w, explanationFilters(strategy, request, choice), options.breakdown ?? true);
   if (request.strategy !== 'isolation') return candidates;
   // Eligible servers in the order isolation prefers them, so rank 1 is its choice.
   const eligible = candidates.filter((c) => c.eligible);

@@ -70,7 +70,8 @@ export interface Candidate {
   eligible: boolean;
   reasons: string[];
   load_score: number;
-  breakdown: ScoreBreakdown;
+  /** The score's parts; absent where it was not asked for (rankings without `explain`). */
+  breakdown?: ScoreBreakdown;
 }
 
 /** A successful placement. */

@@ -90,8 +90,8 @@ export function allocationRoutes(ctx: ApiContext): Router {
   r.get('/allocation/rankings', (req, res) => {
     const q = parseInput(rankingsQuery, req.query, 'query');
     const { weights } = ctx.config().controller;
-    const candidates = rankServers(ctx.fleet.servers, { strategy: q.strategy ?? ctx.config().controller.default_strategy, script_id: q.script_id ?? null, location: q.location ?? null }, weights);
     const explain = q.explain === 'true';
+    const candidates = rankServers(ctx.fleet.servers, { strategy: q.strategy ?? ctx.config().controller.default_strategy, script_id: q.script_id ?? null, location: q.location ?? null }, weights, { breakdown: explain });
     sendJsonWithArray(res, { generated_at: new Date().toISOString(), weights }, 'servers', candidates,
       (c, i) => rankingRow(i + 1, c, ctx.fleet.get(c.server_id)!, explain));
   });
