@@ -35,7 +35,7 @@ export function passesDefaultFilters(server: ServerView, request: PlacementReque
     healthyFilter.passes(server) &&
     capacityFilter.passes(server) &&
     diskFilter.passes(server) &&
-    (request.exclude === null || exclusionFilter.passes(server, request))
+    (request.exclude === null || request.exclude.size === 0 || exclusionFilter.passes(server, request))
   );
 }
 
