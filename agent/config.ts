@@ -8,7 +8,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
+// zod's zod 3 API: every zod 4 entry point also loads all its locales (~4 MB RSS more);
+// see shared/protocol-schema.ts.
+import { z } from 'zod/v3';
 import { SERVER_ID_PATTERN } from '../shared/ids.js';
 import { AGENT_CONNECT_PATH } from '../shared/protocol.js';
 

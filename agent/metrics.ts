@@ -9,8 +9,21 @@
  * (which runs `df`) only as a fallback.
  */
 import { statfs, realpath } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
-import si from 'systeminformation';
+import type * as Si from 'systeminformation';
+
+/**
+ * systeminformation's own modules, each loaded when first used: its index loads every
+ * module it has (audio, docker, wifi …), 1–2 MB more RSS than the one the agent uses
+ * (`lib/memory.js`); `lib/filesystem.js` is needed only when `statfs` fails. The package
+ * has no `exports` map, so these paths are public.
+ */
+const require = createRequire(import.meta.url);
+const si = {
+  mem: () => (require('systeminformation/lib/memory.js') as Pick<typeof Si, 'mem'>).mem(),
+  fsSize: () => (require('systeminformation/lib/filesystem.js') as Pick<typeof Si, 'fsSize'>).fsSize(),
+};
 
 /** One load sample, in the units of the `report` message. */
 export interface LoadSample {

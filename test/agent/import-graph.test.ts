@@ -33,12 +33,17 @@ const FORBIDDEN = [
   { name: 'better-sqlite3', pattern: /\/node_modules\/better-sqlite3\// },
   { name: 'ssh2', pattern: /\/node_modules\/ssh2\// },
   { name: 'controller/', pattern: /\/dist\/controller\// },
+  // Memory (bench/RESULTS.md, agent footprint): zod 4 loads all its locales (the agent
+  // uses zod/v3), systeminformation's index loads every module it has (the agent uses
+  // lib/memory.js, and lib/filesystem.js only when statfs fails).
+  { name: 'zod 4', pattern: /\/node_modules\/zod\/(v4|index\.js|mini)\b/ },
+  { name: "systeminformation's index", pattern: /\/node_modules\/systeminformation\/lib\/index\.js$/ },
 ];
 
 describe('agent import graph', function () {
   this.timeout(20000);
 
-  it('loads ws, zod, pino and systeminformation but nothing of the controller (express, kysely, better-sqlite3, ssh2)', async () => {
+  it('loads ws, zod/v3, pino and systeminformation/lib/memory.js but nothing of the controller (express, kysely, better-sqlite3, ssh2), nor zod 4 or all of systeminformation', async () => {
     const tmp = tempDir('berth-agent-imports-');
     const controller = await StandInController.start();
     try {
