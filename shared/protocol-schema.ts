@@ -2,66 +2,43 @@
  * The only place raw protocol JSON becomes typed. Each side parses what it receives
  * here; the result is a value, never an exception.
  *
- * Each direction is checked with the zod its receiver already has loaded, because this
- * module is loaded by both:
- * - agent → controller (parsed by the controller): zod 4 (`zod`), as the rest of the
- *   controller. Its issue messages reach the agent in `error` frames and the logs.
- * - controller → agent (parsed by the agent): `zod/v3`, the zod 3 API that zod 4 ships.
- *   Every zod 4 entry point (`zod`, `zod/mini`, `zod/v4/core`) also loads all of its ~60
- *   locales, which alone cost the agent about 4 MB RSS (bench/RESULTS.md, agent
- *   footprint); `zod/v3` costs under 1 MB.
- * So that the agent never loads zod 4, the agent-message schemas are built on the first
- * {@link parseAgentMessage} call, with zod 4 taken synchronously through `require()` of
- * its ES module entry (Node ≥ 20.19): the very instance `import 'zod'` gives, which the
- * controller has loaded at start anyway.
+ * The schemas use `zod/v3`, the zod 3 API that the zod 4 package ships, because this
+ * module is also the agent's: every zod 4 entry point (`zod`, `zod/mini`, `zod/v4/core`)
+ * loads all of its ~60 locales, about 4 MB of the agent's resident memory, while
+ * `zod/v3` costs under 1 MB (bench/RESULTS.md, agent footprint). The controller keeps
+ * zod 4 for its own input (config, HTTP).
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import type * as Zod4 from 'zod';
 import { z } from 'zod/v3';
 import { ACCOUNT_ID_PATTERN, SERVER_ID_PATTERN } from './ids.js';
 import type { AgentMessage, ControllerMessage } from './protocol.js';
 import { MAX_FRAME_BYTES } from './protocol.js';
 import { err, ok, type Result } from './result.js';
 
-/** What this module needs of a zod 3 or zod 4 schema. */
-interface Schema<T> {
-  safeParse(value: unknown):
-    | { success: true; data: T }
-    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
-}
+const percent = z.number().finite().min(0).max(100);
 
-let agentMessage: Schema<AgentMessage> | null = null;
-
-/** The agent-message schema (zod 4), built on first use; see the module comment. */
-function agentMessageSchema(): Schema<AgentMessage> {
-  if (agentMessage !== null) return agentMessage;
-  const require = createRequire(import.meta.url);
-  const { z: z4 } = require(fileURLToPath(import.meta.resolve('zod'))) as typeof Zod4;
-  const percent = z4.number().finite().min(0).max(100);
-  const hello = z4.strictObject({
-    type: z4.literal('hello'),
-    protocol: z4.number().int().min(1),
-    node_id: z4.string().regex(SERVER_ID_PATTERN),
-    agent_version: z4.string().max(64),
-    hostname: z4.string().max(255),
-    sessions_dir: z4.string().max(4096),
-  });
-  const report = z4.strictObject({
-    type: z4.literal('report'),
-    seq: z4.number().int().min(0),
-    sent_at: z4.string().max(64),
-    cpu_percent: percent,
-    memory_percent: percent,
-    disk_percent: percent,
-    load_avg: z4.array(z4.number().finite().min(0)).max(3),
-    accounts: z4.array(z4.string().regex(ACCOUNT_ID_PATTERN)).max(4096),
-  });
-  agentMessage = z4.discriminatedUnion('type', [hello, report]) satisfies Schema<AgentMessage>;
-  return agentMessage;
-}
+const hello = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.number().int().min(1),
+  node_id: z.string().regex(SERVER_ID_PATTERN, `must match ${SERVER_ID_PATTERN}`),
+  agent_version: z.string().max(64),
+  hostname: z.string().max(255),
+  sessions_dir: z.string().max(4096),
+});
 
 const accountList = z.array(z.string().regex(ACCOUNT_ID_PATTERN, `must match ${ACCOUNT_ID_PATTERN}`)).max(4096);
+
+const report = z.strictObject({
+  type: z.literal('report'),
+  seq: z.number().int().min(0),
+  sent_at: z.string().max(64),
+  cpu_percent: percent,
+  memory_percent: percent,
+  disk_percent: percent,
+  load_avg: z.array(z.number().finite().min(0)).max(3),
+  accounts: accountList,
+});
+
+const agentMessage = z.discriminatedUnion('type', [hello, report]);
 
 const welcome = z.strictObject({
   type: z.literal('welcome'),
@@ -87,7 +64,7 @@ export interface ProtocolViolation {
   message: string;
 }
 
-function parseWith<T>(schema: Schema<T>, raw: string | Buffer): Result<T, ProtocolViolation> {
+function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: string | Buffer): Result<T, ProtocolViolation> {
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
   if (size > MAX_FRAME_BYTES) {
     return err({ code: 'FRAME_TOO_LARGE', message: `frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}` });
@@ -109,7 +86,7 @@ function parseWith<T>(schema: Schema<T>, raw: string | Buffer): Result<T, Protoc
 
 /** Parses a frame an agent sent to the controller. */
 export function parseAgentMessage(raw: string | Buffer): Result<AgentMessage, ProtocolViolation> {
-  return parseWith(agentMessageSchema(), raw);
+  return parseWith<AgentMessage>(agentMessage, raw);
 }
 
 /** Parses a frame the controller sent to an agent. */
