@@ -87,7 +87,10 @@ export class Controller {
   async start(): Promise<void> {
     const c = () => this.cfg.controller;
     const log = this.log;
-    this.store = await openStore(c().database);
+    this.store = await openStore(c().database, {
+      backgroundCheckpoint: true,
+      onCheckpointFailure: (message) => log.warn({ err_message: message }, 'background WAL checkpoint failed; retrying'),
+    });
     await this.sessions.init();
     await this.restoreState();
 

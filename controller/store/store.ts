@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
 import { migrateToLatest } from './migrate.js';
-import { openSqlite } from './open-sqlite.js';
+import { closeSqlite, openSqlite, type OpenSqliteOptions } from './open-sqlite.js';
 import { AccountsRepo } from './accounts-repo.js';
 import { HistoryRepo } from './history-repo.js';
 import { PlacementLedger } from './placement-ledger.js';
@@ -39,16 +39,16 @@ export function createStore(db: Db): Store {
         return false;
       }
     },
-    close: () => db.destroy(),
+    close: () => closeSqlite(db),
   };
 }
 
 /** Opens the SQLite store at `file` and migrates it; throws when a migration fails. */
-export async function openStore(file: string): Promise<Store> {
-  const db = openSqlite(file);
+export async function openStore(file: string, options: OpenSqliteOptions = {}): Promise<Store> {
+  const db = openSqlite(file, options);
   const result = await migrateToLatest(db);
   if (result.error) {
-    await db.destroy();
+    await closeSqlite(db);
     throw new Error(`database migration failed: ${(result.error as Error).message ?? String(result.error)}`);
   }
   return createStore(db);

@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import { FALLBACK_CHECKPOINT_PAGES } from '../../controller/store/wal-checkpointer.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { migrateToLatest } from '../../controller/store/migrate.js';
 import { openSqlite } from '../../controller/store/open-sqlite.js';
 import { openStore } from '../../controller/store/store.js';
@@ -29,6 +33,39 @@ describe('store', () => {
     for (const t of ['servers', 'accounts', 'allocation_history', 'server_samples', 'moves', 'berth_migrations']) expect(schema).to.include(`table ${t} `);
     const db = new SQLite(file, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).to.equal('wal');
+    db.close();
+  });
+
+  it('background checkpoint: a worker thread moves the log into the database file, the event loop does not', async () => {
+    const insertSome = async (store: Awaited<ReturnType<typeof openStore>>, n: number) => {
+      for (let i = 0; i < n; i++) {
+        await store.accounts.insert({ account_id: `acc-${i}`, script_id: 'x'.repeat(200), server_id: null, status: 'pending', session_sha256: 'd'.repeat(64), strategy: null, location: null }, new Date().toISOString());
+      }
+    };
+    // 100 commits stay under SQLite's default 1,000-page threshold: without the worker,
+    // nothing reaches the database file until close.
+    const plainFile = join(dir, 'plain.sqlite');
+    const plain = await openStore(plainFile);
+    const plainBefore = statSync(plainFile).size;
+    await insertSome(plain, 100);
+    await sleep(2500);
+    expect(statSync(plainFile).size, 'no checkpoint without the worker').to.equal(plainBefore);
+    await plain.close();
+
+    const file = join(dir, 'bg.sqlite');
+    const store = await openStore(file, { backgroundCheckpoint: true });
+    try {
+      const rows = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(store.db);
+      expect(rows.rows[0]!.wal_autocheckpoint, 'the event loop checkpoints only as a fallback').to.equal(FALLBACK_CHECKPOINT_PAGES);
+      const before = statSync(file).size;
+      await insertSome(store, 300);
+      await waitFor('a background checkpoint', () => statSync(file).size > before, 10_000);
+      expect((await store.accounts.get('acc-299'))!.status).to.equal('pending');
+    } finally {
+      await store.close();
+    }
+    const db = new SQLite(file, { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM accounts').get() as { n: number }).n).to.equal(300);
     db.close();
   });
 
