@@ -26,6 +26,7 @@ export interface WalCheckpointerOptions {
 export class WalCheckpointer {
   readonly #worker: Worker;
   #stopped: Promise<void> | null = null;
+  #exited = false;
 
   constructor(options: WalCheckpointerOptions) {
     this.#worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
@@ -36,13 +37,18 @@ export class WalCheckpointer {
     });
     // A worker that cannot start (or dies) leaves the fallback threshold in charge.
     this.#worker.on('error', (e) => options.onFailure?.(e.message));
+    this.#worker.on('exit', () => { this.#exited = true; });
     this.#worker.unref();
   }
 
   /** Stops the worker after a last checkpoint; resolves once it has closed its connection. */
   stop(): Promise<void> {
     this.#stopped ??= new Promise<void>((resolve) => {
+      if (this.#exited) return resolve();
       this.#worker.once('exit', () => resolve());
+      // Unreferenced, the worker would not keep the process alive until it has closed
+      // its connection, and the caller's close of the database would never come.
+      this.#worker.ref();
       this.#worker.postMessage('stop');
       // A worker stuck in a checkpoint must not hold the shutdown.
       setTimeout(() => void this.#worker.terminate(), 5000).unref();
