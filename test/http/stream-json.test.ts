@@ -11,9 +11,9 @@ describe('http: JSON answers written in pieces', () => {
     const app = express();
     app.get('/n/:n', (req, res) => {
       const items = Array.from({ length: Number(req.params.n) }, (_, i) => ({ id: `s${i}`, text: 'ü"\\\n' }));
-      sendJsonWithArray(res, { generated_at: 'now', weights: { cpu: 0.5 } }, 'servers', items, (it, i) => ({ rank: i + 1, ...it }));
+      sendJsonWithArray(res, { generated_at: 'now', weights: { cpu: 0.5 } }, 'servers', items, (it, i) => JSON.stringify({ rank: i + 1, ...it }));
     });
-    app.get('/bare', (_req, res) => sendJsonWithArray(res, {}, 'items', [1, 2, 3], (n) => n * 2));
+    app.get('/bare', (_req, res) => sendJsonWithArray(res, {}, 'items', [1, 2, 3], (n) => String(n * 2)));
     await new Promise<void>((r) => { server = app.listen(0, '127.0.0.1', () => r()); });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

@@ -2,10 +2,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { ACCOUNT_ID_PATTERN, SERVER_ID_PATTERN } from '../../../shared/ids.js';
-import type { ServerState } from '../../fleet/server-state.js';
 import { rankServers } from '../../placement/pipeline.js';
 import { STRATEGIES, type Candidate } from '../../placement/types.js';
 import type { ApiContext } from '../context.js';
+import { RankingRowTexts, rankingRow } from '../ranking-rows.js';
 import { sendJsonWithArray } from '../stream-json.js';
 import { decodeCursor, encodeCursor, parseInput } from '../validate.js';
 
@@ -47,34 +47,10 @@ const historyQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
-/** Each server's last report time as ISO text, formatted once per report rather than per answer. */
-const reportTimes = new WeakMap<ServerState, { at: number; iso: string }>();
-
-function reportTimeOf(s: ServerState): string | null {
-  if (s.last_report_at === null) return null;
-  const cached = reportTimes.get(s);
-  if (cached?.at === s.last_report_at) return cached.iso;
-  const iso = new Date(s.last_report_at).toISOString();
-  reportTimes.set(s, { at: s.last_report_at, iso });
-  return iso;
-}
-
-/** One server of GET /allocation/rankings (SPEC §5), built flat: this runs for every server. */
-function rankingRow(rank: number, c: Candidate, s: ServerState, withBreakdown: boolean) {
-  return {
-    rank, server_id: c.server_id, load_score: c.load_score, eligible: c.eligible, reasons: c.reasons,
-    status: s.status, healthy: s.healthy, location: s.location,
-    cpu_percent: s.cpu_percent, memory_percent: s.memory_percent, disk_percent: s.disk_percent,
-    accounts: s.accounts, reported_accounts: s.reported_accounts, max_accounts: s.max_accounts,
-    latency_ms: s.latency_ms, last_report_at: reportTimeOf(s),
-    consecutive_failures: s.consecutive_failures,
-    ...(withBreakdown ? { breakdown: c.breakdown } : {}),
-  };
-}
-
 /** Routes under /allocation. */
 export function allocationRoutes(ctx: ApiContext): Router {
   const r = Router();
+  const rowTexts = new RankingRowTexts();
 
   r.post('/allocation/allocate', async (req, res) => {
     const body = parseInput(allocateBody, req.body, 'body');
@@ -92,8 +68,9 @@ export function allocationRoutes(ctx: ApiContext): Router {
     const { weights } = ctx.config().controller;
     const explain = q.explain === 'true';
     const candidates = rankServers(ctx.fleet.servers, { strategy: q.strategy ?? ctx.config().controller.default_strategy, script_id: q.script_id ?? null, location: q.location ?? null }, weights, { breakdown: explain });
-    sendJsonWithArray(res, { generated_at: new Date().toISOString(), weights }, 'servers', candidates,
-      (c, i) => rankingRow(i + 1, c, ctx.fleet.get(c.server_id)!, explain));
+    sendJsonWithArray(res, { generated_at: new Date().toISOString(), weights }, 'servers', candidates, explain
+      ? (c, i) => JSON.stringify(rankingRow(i + 1, c, ctx.fleet.get(c.server_id)!, true))
+      : (c, i) => rowTexts.text(i + 1, c, ctx.fleet.get(c.server_id)!));
   });
 
   r.get('/allocation/history', async (req, res) => {
