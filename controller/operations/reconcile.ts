@@ -52,11 +52,14 @@ export class Reconciler {
   /** Compares a worker's session directory with its assignment and mends what it safely can. */
   async checkServer(serverId: string): Promise<void> {
     const { fleet, transfer, logger } = this.o;
+    // Missing means assigned before the listing was taken and still assigned: an account
+    // placed while the listing was in flight is not in it, and is not missing.
+    const assignedBefore = fleet.assignedTo(serverId);
     const listing = await transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
     const assigned = new Set(fleet.assignedTo(serverId));
     const live = new Set(listing.live);
     const extra = listing.live.filter((id) => !assigned.has(id));
-    const missing = [...assigned].filter((id) => !live.has(id) && !fleet.get(serverId)?.inFlight.has(id));
+    const missing = assignedBefore.filter((id) => assigned.has(id) && !live.has(id) && !fleet.get(serverId)?.inFlight.has(id));
     const leftovers = new Set<string>();
     for (const name of listing.fenced) {
       const owner = fencedCopyOwner(name);
@@ -112,6 +115,9 @@ export class Reconciler {
       if (fleet.serverOf(accountId) !== serverId) return;
       // An unsettled move may have a copy live elsewhere: recovery decides, not this.
       if (await this.o.store.ledger.get(accountId)) return;
+      // Look again under the lock: the copy may have landed since the listing.
+      const now = await transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
+      if (now.live.includes(accountId)) return;
       const bytes = await sessions.read(accountId);
       if (!bytes) return;
       await transfer.upload(serverId, accountId, bytes, { timeoutMs: this.o.settings().upload_timeout_ms });
