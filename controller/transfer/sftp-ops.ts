@@ -64,23 +64,29 @@ export interface WriteFileOptions {
  */
 export async function writeFileSynced(sftp: SFTPWrapper, path: string, bytes: Buffer, mode: number, options: WriteFileOptions = {}): Promise<void> {
   const { handle, created } = await openForWrite(sftp, path, mode, options.createDirMode);
-  const steps = inOneWrite(sftp, () => {
-    const sent: Promise<void>[] = [];
-    // A file this open created has `mode` (a umask only ever clears group and other
-    // bits, which 0600 lacks anyway); an existing one kept its old mode: set it.
-    if (!created) sent.push(call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined))));
-    const chunk = 32 * 1024;
-    for (let off = 0; off < bytes.length; off += chunk) {
-      const len = Math.min(chunk, bytes.length - off);
-      sent.push(call<void>((cb) => sftp.write(handle, bytes, off, len, off, (err) => cb(err, undefined))));
-    }
-    if (supports(sftp, 'fsync@openssh.com')) {
-      sent.push(call<void>((cb) => sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))));
-    }
-    sent.push(call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))));
-    return sent;
-  });
-  const outcomes = await Promise.allSettled(steps);
+  const sent: Promise<void>[] = [];
+  try {
+    inOneWrite(sftp, () => {
+      // A file this open created has `mode` (a umask only ever clears group and other
+      // bits, which 0600 lacks anyway); an existing one kept its old mode: set it.
+      if (!created) sent.push(call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined))));
+      const chunk = 32 * 1024;
+      for (let off = 0; off < bytes.length; off += chunk) {
+        const len = Math.min(chunk, bytes.length - off);
+        sent.push(call<void>((cb) => sftp.write(handle, bytes, off, len, off, (err) => cb(err, undefined))));
+      }
+      if (supports(sftp, 'fsync@openssh.com')) {
+        sent.push(call<void>((cb) => sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))));
+      }
+      sent.push(call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))));
+    });
+  } catch (e) {
+    // A request that could not even be sent: the ones already out still answer (or
+    // fail with the channel); let them, so that no rejection goes unhandled.
+    void Promise.allSettled(sent);
+    throw e;
+  }
+  const outcomes = await Promise.allSettled(sent);
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failed) throw failed.reason;
 }
