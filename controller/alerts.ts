@@ -39,9 +39,9 @@ export interface AlertsOptions {
 }
 
 /**
- * Blanks secret values out of a message. Secrets are grouped by length, so a message is
- * checked with one pass per distinct length, however many servers (and tokens) the
- * fleet has.
+ * Blanks secret values out of a message. Secrets are grouped by length, so each position
+ * of a message is checked once per distinct length, however many servers (and tokens)
+ * the fleet has.
  */
 class Scrubber {
   /** Secrets by length, longest first (a longer secret may contain a shorter one). */
@@ -58,15 +58,30 @@ class Scrubber {
     this.byLength = [...map].sort((a, b) => b[0] - a[0]);
   }
 
+  /**
+   * One pass over the original message: where a secret starts (the longest first), it is
+   * replaced and skipped; the replacement text is never scanned again.
+   */
   scrub(message: string): string {
-    let out = message;
-    for (const [len, set] of this.byLength) {
-      for (let i = 0; i + len <= out.length; i++) {
-        const piece = out.slice(i, i + len);
-        if (set.has(piece)) out = out.split(piece).join('[redacted]');
+    let out = '';
+    let copiedTo = 0;
+    for (let i = 0; i < message.length;) {
+      let hit = 0;
+      for (const [len, set] of this.byLength) {
+        if (i + len <= message.length && set.has(message.slice(i, i + len))) {
+          hit = len;
+          break;
+        }
       }
+      if (hit === 0) {
+        i++;
+        continue;
+      }
+      out += `${message.slice(copiedTo, i)}[redacted]`;
+      i += hit;
+      copiedTo = i;
     }
-    return out;
+    return copiedTo === 0 ? message : out + message.slice(copiedTo);
   }
 }
 

@@ -89,7 +89,7 @@ export class Controller {
     const log = this.log;
     this.store = await openStore(c().database, {
       backgroundCheckpoint: true,
-      onCheckpointFailure: (message) => log.warn({ err_message: message }, 'background WAL checkpoint failed; retrying'),
+      onCheckpointFailure: (message) => log.warn({ err_message: message }, 'background WAL checkpoint failed'),
     });
     await this.sessions.init();
     await this.restoreState();

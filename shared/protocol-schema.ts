@@ -18,7 +18,7 @@ const percent = z.number().finite().min(0).max(100);
 
 const hello = z.strictObject({
   type: z.literal('hello'),
-  protocol: z.number().int().min(1),
+  protocol: z.number().int().min(1).safe(),
   node_id: z.string().regex(SERVER_ID_PATTERN, `must match ${SERVER_ID_PATTERN}`),
   agent_version: z.string().max(64),
   hostname: z.string().max(255),
@@ -29,7 +29,7 @@ const accountList = z.array(z.string().regex(ACCOUNT_ID_PATTERN, `must match ${A
 
 const report = z.strictObject({
   type: z.literal('report'),
-  seq: z.number().int().min(0),
+  seq: z.number().int().min(0).safe(),
   sent_at: z.string().max(64),
   cpu_percent: percent,
   memory_percent: percent,
@@ -42,9 +42,9 @@ const agentMessage = z.discriminatedUnion('type', [hello, report]);
 
 const welcome = z.strictObject({
   type: z.literal('welcome'),
-  protocol: z.number().int().min(1),
-  report_interval_ms: z.number().int().positive(),
-  lease_ms: z.number().int().positive(),
+  protocol: z.number().int().min(1).safe(),
+  report_interval_ms: z.number().int().positive().safe(),
+  lease_ms: z.number().int().positive().safe(),
   assigned: accountList,
 });
 

@@ -245,9 +245,10 @@ export class AgentHub {
    */
   private pingAll(): void {
     const conns = [...this.conns.values()];
-    const now = Date.now();
     const slice = (from: number): void => {
       if (this.closing) return;
+      // Each slice's own time: a pong's latency is measured from when its ping left.
+      const now = Date.now();
       const end = Math.min(conns.length, from + PING_SLICE);
       for (let i = from; i < end; i++) this.pingOne(conns[i]!, now);
       if (end < conns.length) setImmediate(slice, end);

@@ -116,8 +116,7 @@ export class Reconciler {
       // An unsettled move may have a copy live elsewhere: recovery decides, not this.
       if (await this.o.store.ledger.get(accountId)) return;
       // Look again under the lock: the copy may have landed since the listing.
-      const now = await transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
-      if (now.live.includes(accountId)) return;
+      if (await transfer.isLive(serverId, accountId, { timeoutMs: this.o.settings().upload_timeout_ms })) return;
       const bytes = await sessions.read(accountId);
       if (!bytes) return;
       await transfer.upload(serverId, accountId, bytes, { timeoutMs: this.o.settings().upload_timeout_ms });

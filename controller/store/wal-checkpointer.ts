@@ -37,7 +37,10 @@ export class WalCheckpointer {
     });
     // A worker that cannot start (or dies) leaves the fallback threshold in charge.
     this.#worker.on('error', (e) => options.onFailure?.(e.message));
-    this.#worker.on('exit', () => { this.#exited = true; });
+    this.#worker.on('exit', () => {
+      this.#exited = true;
+      if (this.#stopped === null) options.onFailure?.('the checkpoint worker stopped; the controller\'s own connection checkpoints from now on');
+    });
     this.#worker.unref();
   }
 

@@ -136,6 +136,13 @@ export class SessionTransfer {
     return this.#run(serverId, options, state, ({ sftp, target }) => readFileOrNull(sftp, livePath(target.sessions_dir, accountId)));
   }
 
+  /** True when the account's live session file is on the worker now. */
+  async isLive(serverId: string, accountId: string, options: TransferCallOptions = {}): Promise<boolean> {
+    requireAccountId(accountId);
+    const state: OpState = { timedOut: false, stage: 'stat' };
+    return this.#run(serverId, options, state, async ({ sftp, target }) => (await statOrNull(sftp, livePath(target.sessions_dir, accountId))) !== null);
+  }
+
   /**
    * Removes an account's live session file (and a stale `.part`); fenced copies stay
    * (see {@link listRemote}, {@link fenceAndCollect}). True when the live file was there.

@@ -58,33 +58,42 @@ export interface WriteFileOptions {
 /**
  * Writes `bytes` to a new or truncated file with exactly `mode`, fsyncs it when the
  * server supports `fsync@openssh.com`, and closes it. After the open, the mode, the data,
- * the fsync and the close go out together: the server handles one channel's requests in
- * order, so this costs two round trips instead of one per request. Any of them failing
+ * the fsync and the close go out together, in one socket write: the server handles one
+ * channel's requests in order, so this costs two round trips instead of one per request.
+ * Each data piece fits in one SFTP write request (ssh2 would send the rest of a larger
+ * one only after the first part is answered, after the close). Any request failing
  * fails the write.
  */
 export async function writeFileSynced(sftp: SFTPWrapper, path: string, bytes: Buffer, mode: number, options: WriteFileOptions = {}): Promise<void> {
-  const { handle, created } = await openForWrite(sftp, path, mode, options.createDirMode);
+  const handle = await openForWrite(sftp, path, mode, options.createDirMode);
   const sent: Promise<void>[] = [];
-  try {
+  const request = (start: (cb: (err: Error | null | undefined) => void) => void) => {
+    sent.push(call<void>((cb) => start((err) => cb(err, undefined))));
+  };
+  const modeAndData = (piece: number) => {
+    // An existing file keeps its old mode on open, and a server may ignore the mode of
+    // the open request or narrow it with a umask: set it in any case.
+    request((cb) => sftp.fchmod(handle, mode, cb));
+    for (let off = 0; off < bytes.length; off += piece) {
+      const len = Math.min(piece, bytes.length - off);
+      request((cb) => sftp.write(handle, bytes, off, len, off, cb));
+    }
+  };
+  const syncAndClose = () => {
+    if (supports(sftp, 'fsync@openssh.com')) request((cb) => sftp.ext_openssh_fsync(handle, cb));
+    request((cb) => sftp.close(handle, cb));
+  };
+  const piece = writePieceBytes(sftp);
+  if (piece > 0) {
     inOneWrite(sftp, () => {
-      // A file this open created has `mode` (a umask only ever clears group and other
-      // bits, which 0600 lacks anyway); an existing one kept its old mode: set it.
-      if (!created) sent.push(call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined))));
-      const chunk = 32 * 1024;
-      for (let off = 0; off < bytes.length; off += chunk) {
-        const len = Math.min(chunk, bytes.length - off);
-        sent.push(call<void>((cb) => sftp.write(handle, bytes, off, len, off, (err) => cb(err, undefined))));
-      }
-      if (supports(sftp, 'fsync@openssh.com')) {
-        sent.push(call<void>((cb) => sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))));
-      }
-      sent.push(call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))));
+      modeAndData(piece);
+      syncAndClose();
     });
-  } catch (e) {
-    // A request that could not even be sent: the ones already out still answer (or
-    // fail with the channel); let them, so that no rejection goes unhandled.
-    void Promise.allSettled(sent);
-    throw e;
+  } else {
+    // The request size is unknown: wait for every piece's answer before fsync and close.
+    inOneWrite(sftp, () => modeAndData(32 * 1024));
+    await Promise.allSettled(sent);
+    inOneWrite(sftp, syncAndClose);
   }
   const outcomes = await Promise.allSettled(sent);
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -92,24 +101,24 @@ export async function writeFileSynced(sftp: SFTPWrapper, path: string, bytes: Bu
 }
 
 /**
- * Opens `path` for writing: created exclusively when it is new (so it gets `mode` at
- * once), else truncated. Makes the directory first when it is missing and allowed to.
+ * The largest data piece one SFTP write request carries on this channel: ssh2's limit
+ * (from the server's `limits@openssh.com`, or its default), at most 32 KiB; 0 when it
+ * cannot be read.
  */
-async function openForWrite(sftp: SFTPWrapper, path: string, mode: number, createDirMode: number | undefined): Promise<{ handle: Buffer; created: boolean }> {
-  const open = (flags: 'wx' | 'w') => call<Buffer>((cb) => sftp.open(path, flags, { mode }, cb));
-  for (let dirMade = false; ;) {
-    try {
-      return { handle: await open('wx'), created: true };
-    } catch (e) {
-      if (isNoSuchFile(e) && createDirMode !== undefined && !dirMade) {
-        await mkdirp(sftp, posix.dirname(path), createDirMode);
-        dirMade = true;
-        continue;
-      }
-      if (isNoSuchFile(e)) throw e;
-      // Most likely there already (a leftover): truncate it instead; a real fault fails here too.
-      return { handle: await open('w'), created: false };
-    }
+function writePieceBytes(sftp: SFTPWrapper): number {
+  const max = (sftp as unknown as { _maxWriteLen?: unknown })._maxWriteLen;
+  return typeof max === 'number' && max > 0 ? Math.min(32 * 1024, max) : 0;
+}
+
+/** Opens `path` for writing (created or truncated); makes its directory first when missing and allowed to. */
+async function openForWrite(sftp: SFTPWrapper, path: string, mode: number, createDirMode: number | undefined): Promise<Buffer> {
+  const open = () => call<Buffer>((cb) => sftp.open(path, 'w', { mode }, cb));
+  try {
+    return await open();
+  } catch (e) {
+    if (createDirMode === undefined || !isNoSuchFile(e)) throw e;
+    await mkdirp(sftp, posix.dirname(path), createDirMode);
+    return open();
   }
 }
 

@@ -216,6 +216,14 @@ describe('service: alert delivery (Alerts against a real receiver)', function ()
     await alerts.close();
   });
 
+  it('never scans its own replacement: a secret that is part of "[redacted]" is blanked once and the scrub ends', async () => {
+    const alerts = make(receiver.url('/inner'), { secrets: () => ['dact', 'cted', 'redacted'] });
+    alerts.emit({ event: 'allocation_failed', severity: 'warning', account_id: 'acc', message: 'pw dact here; w1 disconnected' });
+    await waitFor('alert', () => receiver.accepted('/inner').length === 1);
+    expect(receiver.accepted('/inner')[0]!.message).to.equal('pw [redacted] here; w1 disconne[redacted]');
+    await alerts.close();
+  });
+
   it('calls a server overloaded at load score >= 90 or disk >= 95 %', () => {
     const table: { name: string; score: number; disk: number; want: RegExp | null }[] = [
       { name: 'calm', score: 50, disk: 50, want: null },

@@ -32,6 +32,24 @@ describe('transfer: upload to a real sshd', () => {
     expect(filesIn(sessions)).to.deep.equal(['639277356598.session']);
   });
 
+  for (const [name, maxWriteLen] of [['a small per-request limit (ssh2 would split larger writes)', 1_000], ['no known limit', undefined]] as const) {
+    it(`lands byte for byte with ${name}, several uploads at once on one channel`, async () => {
+      // Set the channel's write limit as a server without limits@openssh.com would.
+      await r.pool.use('w1', async ({ sftp }) => {
+        const channel = sftp as unknown as { _maxWriteLen?: number };
+        if (maxWriteLen === undefined) delete channel._maxWriteLen;
+        else channel._maxWriteLen = maxWriteLen;
+      });
+      const files = Array.from({ length: 6 }, (_, i) => [`lim${i}`, randomBytes(28 * 1024 + i * 777)] as const);
+      await Promise.all(files.map(([id, bytes]) => r.transfer.upload('w1', id, bytes)));
+      for (const [id, bytes] of files) {
+        expect(readFileSync(join(sessions, `${id}.session`)).equals(bytes), id).to.equal(true);
+        expect(statSync(join(sessions, `${id}.session`)).mode & 0o777).to.equal(0o600);
+      }
+      expect(filesIn(sessions).filter((f) => f.endsWith('.part'))).to.deep.equal([]);
+    });
+  }
+
   it('replaces an existing session file and resets a loose mode to 0600', async () => {
     mkdirSync(sessions, { recursive: true });
     const file = join(sessions, 'acc-replace.session');
