@@ -21,31 +21,31 @@ export function rankingRow(rank: number, c: Candidate, s: ServerState, withBreak
   };
 }
 
+/** The server's figures a row shows, in the row's order (after the decision's own fields). */
+const SERVER_FIELDS = [
+  'status', 'healthy', 'location', 'cpu_percent', 'memory_percent', 'disk_percent', 'accounts',
+  'reported_accounts', 'max_accounts', 'latency_ms', 'last_report_at', 'consecutive_failures',
+] as const satisfies readonly (keyof ServerState)[];
+
 /** A row's text without its rank, and everything it was made from. */
 interface Kept {
   text: string;
-  server_id: string;
-  load_score: number;
-  eligible: boolean;
-  reasons: readonly string[];
-  status: string;
-  healthy: boolean;
-  location: string | null;
-  cpu_percent: number;
-  memory_percent: number;
-  disk_percent: number;
-  accounts: number;
-  reported_accounts: number | null;
-  max_accounts: number;
-  latency_ms: number | null;
-  last_report_at: number | null;
-  consecutive_failures: number;
+  candidate: Candidate;
+  /** The values of {@link SERVER_FIELDS} when the text was made. */
+  server: unknown[];
 }
 
 function sameReasons(a: readonly string[], b: readonly string[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function unchanged(k: Kept, c: Candidate, s: ServerState): boolean {
+  const was = k.candidate;
+  if (was.server_id !== c.server_id || was.load_score !== c.load_score || was.eligible !== c.eligible || !sameReasons(was.reasons, c.reasons)) return false;
+  for (let i = 0; i < SERVER_FIELDS.length; i++) if (k.server[i] !== s[SERVER_FIELDS[i]!]) return false;
   return true;
 }
 
@@ -56,22 +56,12 @@ export class RankingRowTexts {
   /** The row of rank `rank` as JSON text. */
   text(rank: number, c: Candidate, s: ServerState): string {
     let k = this.#kept.get(s);
-    if (
-      k === undefined || k.server_id !== c.server_id || k.load_score !== c.load_score || k.eligible !== c.eligible ||
-      !sameReasons(k.reasons, c.reasons) || k.status !== s.status || k.healthy !== s.healthy || k.location !== s.location ||
-      k.cpu_percent !== s.cpu_percent || k.memory_percent !== s.memory_percent || k.disk_percent !== s.disk_percent ||
-      k.accounts !== s.accounts || k.reported_accounts !== s.reported_accounts || k.max_accounts !== s.max_accounts ||
-      k.latency_ms !== s.latency_ms || k.last_report_at !== s.last_report_at || k.consecutive_failures !== s.consecutive_failures
-    ) {
-      const row = rankingRow(0, c, s, false);
+    if (k === undefined || !unchanged(k, c, s)) {
       k = {
         // `{"rank":0,` dropped: the rank is written in front on every call.
-        text: JSON.stringify(row).slice('{"rank":0,'.length),
-        server_id: c.server_id, load_score: c.load_score, eligible: c.eligible, reasons: [...c.reasons],
-        status: s.status, healthy: s.healthy, location: s.location,
-        cpu_percent: s.cpu_percent, memory_percent: s.memory_percent, disk_percent: s.disk_percent,
-        accounts: s.accounts, reported_accounts: s.reported_accounts, max_accounts: s.max_accounts,
-        latency_ms: s.latency_ms, last_report_at: s.last_report_at, consecutive_failures: s.consecutive_failures,
+        text: JSON.stringify(rankingRow(0, c, s, false)).slice('{"rank":0,'.length),
+        candidate: { server_id: c.server_id, load_score: c.load_score, eligible: c.eligible, reasons: [...c.reasons] },
+        server: SERVER_FIELDS.map((f) => s[f]),
       };
       this.#kept.set(s, k);
     }

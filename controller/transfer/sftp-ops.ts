@@ -172,12 +172,12 @@ export async function readdirOrEmpty(sftp: SFTPWrapper, dir: string): Promise<Fi
  * corked, so their packets leave in one system call instead of one each (ssh2 writes
  * every packet on its own). Without a reachable socket it just runs `send`.
  */
-function inOneWrite<T>(sftp: SFTPWrapper, send: () => T): T {
+function inOneWrite(sftp: SFTPWrapper, send: () => void): void {
   const sock = (sftp as unknown as { _client?: { _sock?: { cork?: () => void; uncork?: () => void } } })._client?._sock;
   if (typeof sock?.cork !== 'function' || typeof sock.uncork !== 'function') return send();
   sock.cork();
   try {
-    return send();
+    send();
   } finally {
     sock.uncork();
   }
