@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { Client, type ConnectConfig } from 'ssh2';
 import { BerthError } from '../../shared/errors.js';
-import type { SshSession } from '../../controller/transfer/ssh-pool.js';
+import { sendPromptly, type SshSession } from '../../controller/transfer/ssh-pool.js';
 import { hostKeyFingerprint, normalizeFingerprint } from '../../controller/transfer/host-key.js';
 import type { SshTarget } from '../../controller/transfer/types.js';
 
@@ -38,6 +38,7 @@ export class FreshConnectionPool {
     const target = this.options.servers(serverId);
     if (!target) throw new BerthError('SERVER_NOT_FOUND', `unknown server ${serverId}`, { server_id: serverId });
     const client = new Client();
+    sendPromptly(client); // as the pool does: the baseline differs only in connecting per upload
     const id = this.#nextId++;
     this.#open.set(id, client);
     try {
