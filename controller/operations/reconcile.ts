@@ -28,6 +28,19 @@ export interface ReconcilerOptions {
   settings: () => ControllerSettings;
 }
 
+/** How many unfinished moves one recovery pass settles at a time. */
+const RECOVERY_CONCURRENCY = 8;
+
+/** State of one recovery pass. */
+interface RecoveryPass {
+  /**
+   * Servers whose listing failed in this pass (timed out, refused, unknown): later moves
+   * that need one of them are left for the next pass at once instead of each waiting
+   * out `upload_timeout_ms` against the same frozen server.
+   */
+  readonly unreachable: Map<string, string>;
+}
+
 /** Reconciles workers with the database. */
 export class Reconciler {
   /** Servers whose next report must be checked for drift. */
@@ -125,9 +138,12 @@ export class Reconciler {
   }
 
   /**
-   * Finishes or rolls back the moves left in the journal. Runs one at a time; while some
-   * cannot be settled yet (a server unreachable), it tries again soon (2 s, doubling up
-   * to a minute) rather than only at the next minute's job.
+   * Finishes or rolls back the moves left in the journal, up to 8 at a time (each under
+   * its account's lock). A server that cannot be listed is not asked again in the same
+   * pass, so a pass costs about one `upload_timeout_ms` per unreachable server rather
+   * than one per move. One pass runs at a time; while some moves cannot be settled yet,
+   * it tries again soon (2 s, doubling up to a minute) rather than only at the next
+   * minute's job.
    */
   recoverMoves(): Promise<void> {
     this.recovering ??= this.recoverAll().finally(() => (this.recovering = null));
@@ -135,19 +151,26 @@ export class Reconciler {
   }
 
   private async recoverAll(): Promise<void> {
+    const moves = await this.o.store.ledger.unfinished();
+    const pass: RecoveryPass = { unreachable: new Map() };
     let unsettled = 0;
-    for (const move of await this.o.store.ledger.unfinished()) {
-      try {
-        // Wait for any flow on the account: when it ends, its own row is usually gone.
-        await this.o.locks.with(move.account_id, async () => {
-          const current = await this.o.store.ledger.get(move.account_id);
-          if (current) await this.recoverOne(current);
-        });
-      } catch (e) {
-        unsettled++;
-        this.o.logger.warn({ account_id: move.account_id, err: (e as Error).message }, 'unfinished move not recovered yet; will retry');
+    let next = 0;
+    const settleNext = async (): Promise<void> => {
+      while (next < moves.length) {
+        const move = moves[next++]!;
+        try {
+          // Wait for any flow on the account: when it ends, its own row is usually gone.
+          await this.o.locks.with(move.account_id, async () => {
+            const current = await this.o.store.ledger.get(move.account_id);
+            if (current) await this.recoverOne(current, pass);
+          });
+        } catch (e) {
+          unsettled++;
+          this.o.logger.warn({ account_id: move.account_id, err: (e as Error).message }, 'unfinished move not recovered yet; will retry');
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECOVERY_CONCURRENCY, moves.length) }, settleNext));
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     if (unsettled > 0) {
@@ -166,10 +189,17 @@ export class Reconciler {
   }
 
   /** Whether the account's session is live on a server; throws when that cannot be known. */
-  private async isLive(serverId: string, accountId: string): Promise<boolean> {
+  private async isLive(serverId: string, accountId: string, pass: RecoveryPass): Promise<boolean> {
     if (!this.o.fleet.get(serverId)) throw new Error(`server ${serverId} is not configured; cannot check it`);
-    const listing = await this.o.transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
-    return listing.live.includes(accountId);
+    const failed = pass.unreachable.get(serverId);
+    if (failed !== undefined) throw new Error(`server ${serverId} could not be listed earlier in this pass: ${failed}`);
+    try {
+      const listing = await this.o.transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
+      return listing.live.includes(accountId);
+    } catch (e) {
+      pass.unreachable.set(serverId, (e as Error).message);
+      throw e;
+    }
   }
 
   /**
@@ -179,14 +209,14 @@ export class Reconciler {
    * removed it; with nowhere to go back to, the account waits as pending. Throws (to be
    * retried) while a server it must look at cannot be reached.
    */
-  private async recoverOne(move: MoveRow): Promise<void> {
+  private async recoverOne(move: MoveRow, pass: RecoveryPass): Promise<void> {
     const { store, fleet, sessions, transfer, logger } = this.o;
     const id = move.account_id;
     const to = move.to_server_id;
     const acc = await store.accounts.get(id);
     const now = new Date().toISOString();
     const timeoutMs = this.o.settings().upload_timeout_ms;
-    if (to !== null && await this.isLive(to, id)) {
+    if (to !== null && await this.isLive(to, id, pass)) {
       if (!acc) {
         // The account is gone: its stray copy must not stay live.
         await transfer.fenceAndCollect(to, id, { timeoutMs, onCollected: async ({ bytes }) => { if (bytes) await sessions.keepRecovered(id, to, bytes); } });
@@ -215,7 +245,7 @@ export class Reconciler {
     if (home && fleet.get(home)) {
       let live: boolean | null = null;
       try {
-        live = await this.isLive(home, id);
+        live = await this.isLive(home, id, pass);
       } catch {
         // Unreachable: it stays assigned there and failover takes over once its lease is out.
       }

@@ -39,9 +39,9 @@ describe('safety: a worker returns in the middle of its failover', function () {
     w1.proxy!.heal();
     world.startAgent('w1');
     await waitFor('w1 healthy again', () => world.controller.fleet.get('w1')!.healthy, 20_000);
-    // With w2 and w3 frozen every attempt to place there times out (4 s), and the moves
-    // left unsettled are settled one at a time: 12 s or about a minute in runs so far, depending on
-    // whether w1's return is seen before the first moves give up.
+    // With w2 and w3 frozen every attempt to place there times out (4 s); the moves left
+    // unsettled are retried 8 at a time, each frozen server asked once per pass (12 s in
+    // runs so far; up to about a minute when they were settled one at a time).
     await waitFor('the failover to finish', async () => (await world.controller.store.ledger.unfinished()).length === 0, 120_000);
     await sleep(500);
     await sampler.stop();
