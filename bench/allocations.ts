@@ -9,10 +9,14 @@
  * fresh SSH connection per upload (bench/support/baseline-controller.ts), as the old
  * system did. Each set-up gets fresh sshd, a fresh store and fresh agents.
  *
- * Target: ≥ 10 × the baseline's allocations/s. Also reported: p50/p99 latency.
+ * Target: ≥ 10 × the baseline's allocations/s. Also reported: p50/p99 latency, and
+ * the CPU one pooled allocation costs summed over every process on the machine
+ * (controller, sshd, agents, this load generator, the rest) with the rate the cores
+ * would allow at that cost if they did nothing else: a ceiling no scheduling can beat.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Api } from '../test/helpers/controller-fixture.js';
@@ -39,6 +43,10 @@ interface Outcome {
   onWorkers: number;
   /** Where the CPU went during the run. */
   cpu: string;
+  /** CPU time of one allocation summed over every process on the machine, ms. */
+  cpuMsPerAllocation: number;
+  /** The rate the machine's cores would allow at that cost if they did nothing else, /s. */
+  cpuCeiling: number;
 }
 
 async function runSetup(label: string, accounts: number, baseline: boolean, options: BenchOptions): Promise<Outcome> {
@@ -82,9 +90,11 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
     const used = cpu.stop();
     client.close();
     const onWorkers = workers.reduce((n, w) => n + liveSessions(w).length, 0);
+    const cpuMsPerAllocation = (1000 * Object.values(used.byGroup).reduce((a, b) => a + b, 0)) / ids.length;
     const out: Outcome = {
       perSecond: (ids.length - failed) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
       ok: ids.length - failed, failed, firstError, onWorkers, cpu: describeCpu(used, { count: ids.length, unit: 'allocation' }),
+      cpuMsPerAllocation, cpuCeiling: (1000 * availableParallelism()) / cpuMsPerAllocation,
     };
     options.log(`allocations ${baseline ? 'baseline (fresh SSH connection per upload)' : 'pooled'}: ${fmt(out.perSecond, 1)}/s, p50 ${fmt(out.p50, 1)} ms, p99 ${fmt(out.p99, 1)} ms, ${out.ok} ok, ${failed} failed, ${onWorkers} session files on the workers${firstError ? `; first error ${firstError}` : ''}`);
     options.log(`  CPU: ${out.cpu}`);
@@ -110,6 +120,11 @@ async function run(options: BenchOptions): Promise<Figure[]> {
     },
     { bench: 'allocations', name: 'pooled: p50 / p99 latency', measured: `${fmt(pooled.p50, 1)} / ${fmt(pooled.p99, 1)} ms`, target: '—', pass: null },
     { bench: 'allocations', name: 'pooled: failed requests; session files on workers', measured: `${pooled.failed}; ${fmt(pooled.onWorkers)}`, target: `0; ${n}`, pass: pooled.failed === 0 && pooled.onWorkers === accounts },
+    {
+      bench: 'allocations', name: `pooled: CPU per allocation, all processes; the rate ${availableParallelism()} cores allow at that cost`,
+      measured: `${fmt(pooled.cpuMsPerAllocation, 2)} ms; ${fmt(pooled.cpuCeiling, 0)}/s`, target: '—',
+      ratio: `${fmt(pooled.cpuCeiling / base.perSecond, 2)}× baseline`, pass: null,
+    },
     { bench: 'allocations', name: 'baseline (fresh SSH connection per upload): allocations/s', measured: fmt(base.perSecond, 1), target: '—', pass: null },
     { bench: 'allocations', name: 'baseline: p50 / p99 latency', measured: `${fmt(base.p50, 1)} / ${fmt(base.p99, 1)} ms`, target: '—', pass: null },
   ];
