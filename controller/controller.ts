@@ -61,6 +61,7 @@ export class Controller {
   server!: Server;
   private tickTimer: NodeJS.Timeout | null = null;
   private orphanTimer: NodeJS.Timeout | null = null;
+  private drainKick: NodeJS.Timeout | null = null;
   /** Settings of servers removed from the config that still hold accounts. */
   private readonly retired = new Map<string, ServerConfig>();
   private stopping = false;
@@ -226,6 +227,7 @@ export class Controller {
     });
     this.fleet.on('server_up', (id) => {
       this.log.info({ server_id: id }, 'server up');
+      this.kickDrains();
       if (alertedDown.delete(id)) this.alerts.emit({ event: 'server_up', severity: 'info', server_id: id, message: `server ${id} is reporting again` });
     });
     const overload = new OverloadWatch(this.alerts);
@@ -234,6 +236,21 @@ export class Controller {
       const s = this.fleet.get(id);
       if (s) overload.check(id, loadScore(s, this.cfg.controller.weights), s.disk_percent);
     });
+  }
+
+  /**
+   * Carries on draining soon after a server turns healthy (a drain cut short by a restart
+   * goes on once the agents report; capacity for failed drain moves may have come back),
+   * at most once a second however many servers come up together.
+   */
+  private kickDrains(): void {
+    if (this.drainKick || this.stopping) return;
+    this.drainKick = setTimeout(() => {
+      this.drainKick = null;
+      if (this.stopping) return;
+      void this.serverOps.continueDrains().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'drain continuation failed'));
+    }, 1000);
+    this.drainKick.unref();
   }
 
   /** Secret values of the config, blanked out of alert messages: one list per loaded config. */
@@ -270,6 +287,7 @@ export class Controller {
     this.jobs.schedule({ name: 'sample-load', schedule: '* * * * *', run: () => sampler.sample() });
     this.jobs.schedule({ name: 'prune-samples', schedule: '17 3 * * *', run: () => sampler.prune() });
     this.jobs.schedule({ name: 'retry-pending', schedule: '* * * * *', run: () => this.reconciler.retryPending(this.allocator) });
+    this.jobs.schedule({ name: 'continue-drains', schedule: '* * * * *', run: () => this.serverOps.continueDrains() });
     this.scheduleRebalance();
   }
 
@@ -293,6 +311,8 @@ export class Controller {
     this.hub.reload();
     this.scheduleRebalance();
     this.log.info({ ...changes }, 'config reloaded');
+    // A server the file now sets to draining starts moving its accounts at once.
+    this.kickDrains();
   }
 
   /** Graceful stop: no new work, in-flight transfers finish (bounded), agents told 1001, database closed. */
@@ -302,7 +322,9 @@ export class Controller {
     this.log.info('controller stopping');
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.orphanTimer) clearTimeout(this.orphanTimer);
+    if (this.drainKick) clearTimeout(this.drainKick);
     this.reconciler?.close();
+    this.serverOps?.close();
     this.jobs.stopAll();
     const closed = new Promise<void>((r) => this.server?.close(() => r()));
     this.server?.closeIdleConnections();

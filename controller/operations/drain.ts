@@ -12,6 +12,10 @@ const DRAIN_CONCURRENCY = 4;
 
 /** Server status changes and drains. */
 export class ServerOps {
+  /** The drain pass running (or queued) on each server; passes on one server run one after another. */
+  readonly #passes = new Map<string, Promise<MigrationResult[]>>();
+  #closed = false;
+
   constructor(private readonly o: { fleet: Fleet; store: Store; mover: Mover; logger: Logger }) {}
 
   /** Sets (or clears, with null) the admin override of a server's status, durably. */
@@ -22,13 +26,57 @@ export class ServerOps {
     this.o.logger.info({ server_id: serverId, status_override: status }, reason);
   }
 
-  /** Drains a server: it takes no new accounts and each of its accounts is moved away. */
+  /**
+   * Drains a server: it takes no new accounts and each of its accounts is moved away.
+   * When a pass is already moving its accounts (see {@link continueDrains}), this one
+   * starts after it and moves what is left.
+   */
   async drain(serverId: string): Promise<DrainResult> {
     await this.setStatus(serverId, 'draining', 'drain started');
+    return { migrations: await this.#pass(serverId) };
+  }
+
+  /**
+   * Moves away the accounts of every server whose status is `draining` and that no pass
+   * is working on: a server set to `draining` in the config file, a drain a restart cut
+   * short, and accounts whose drain move failed before (no eligible server, SSH down).
+   * Run every minute and after a config reload.
+   */
+  async continueDrains(): Promise<void> {
+    const passes: Promise<MigrationResult[]>[] = [];
+    for (const server of this.o.fleet.servers) {
+      if (server.status !== 'draining' || this.#passes.has(server.server_id)) continue;
+      if (this.o.fleet.assignedTo(server.server_id).length === 0) continue;
+      passes.push(this.#pass(server.server_id));
+    }
+    await Promise.all(passes);
+  }
+
+  /** Drain passes take no further account (the controller is stopping). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  #pass(serverId: string): Promise<MigrationResult[]> {
+    const before = this.#passes.get(serverId);
+    const pass: Promise<MigrationResult[]> = (before ?? Promise.resolve([]))
+      .catch(() => [])
+      .then(() => this.#moveAway(serverId))
+      .finally(() => {
+        if (this.#passes.get(serverId) === pass) this.#passes.delete(serverId);
+      });
+    this.#passes.set(serverId, pass);
+    return pass;
+  }
+
+  /** Moves each account of the server away while its status stays `draining`. */
+  async #moveAway(serverId: string): Promise<MigrationResult[]> {
     const queue = this.o.fleet.assignedTo(serverId);
     const migrations: MigrationResult[] = [];
+    const draining = () => !this.#closed && this.o.fleet.get(serverId)?.status === 'draining';
     const worker = async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      for (let id = queue.shift(); id !== undefined && draining(); id = queue.shift()) {
+        if (this.o.fleet.serverOf(id) !== serverId) continue; // moved or released meanwhile
         try {
           const r = await this.o.mover.move({ account_id: id, allocation_type: 'drain', context: `server ${serverId} drained` });
           migrations.push({ account_id: id, from_server_id: serverId, to_server_id: r.server_id, status: 'moved' });
@@ -39,7 +87,8 @@ export class ServerOps {
     };
     await Promise.all(Array.from({ length: DRAIN_CONCURRENCY }, worker));
     migrations.sort((a, b) => (a.account_id < b.account_id ? -1 : 1));
-    this.o.logger.info({ server_id: serverId, moved: migrations.filter((m) => m.status === 'moved').length, failed: migrations.filter((m) => m.status === 'failed').length }, 'drain finished');
-    return { migrations };
+    const moved = migrations.filter((m) => m.status === 'moved').length;
+    if (migrations.length > 0) this.o.logger.info({ server_id: serverId, moved, failed: migrations.length - moved, stopped: !draining() }, 'drain finished');
+    return migrations;
   }
 }

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Api } from '../helpers/controller-fixture.js';
 import { waitFor } from '../helpers/wait.js';
-import { LiveSampler } from './live-sampler.js';
+import { LiveSampler, liveIds } from './live-sampler.js';
 import { journalSize, ProcessFleet } from './process-fleet.js';
 
 interface Case {
@@ -60,12 +60,17 @@ for (const c of cases) {
       await fleet.killController();
       expect(journalSize(dir), 'the kill cut moves short').to.be.greaterThan(0);
 
-      await fleet.restartAndSettle(sampler);
+      // A drain cut short goes on after the restart until w1 is empty (SPEC §2: a
+      // draining server's accounts are moved away); a rebalance is not resumed.
+      await fleet.restartAndSettle(sampler, c.flow === 'drain'
+        ? { what: 'the drain carried on to the end', done: () => fleet!.accounts().every((r) => r.server_id !== 'w1') }
+        : undefined);
       expect(sampler.duplicates).to.deep.equal([]);
 
       const rows = fleet.accounts();
       expect(rows).to.have.length(ids.length);
       fleet.expectWorkersAgree(rows);
+      if (c.flow === 'drain') expect(liveIds(dirs.w1!), 'left on drained w1').to.deep.equal([]);
       if (c.flow === 'rebalance') {
         // The moves committed before the kill stay done: accounts left w1.
         expect(rows.filter((r) => r.server_id !== 'w1').length, 'accounts moved off w1').to.be.at.least(3);

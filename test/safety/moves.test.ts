@@ -87,6 +87,48 @@ describe('safety: no session live on two workers', function () {
     expect(sampler.duplicates).to.deep.equal([]);
   });
 
+  it('a server the config file sets to draining has its accounts moved away on reload', async () => {
+    world = await World.start(3);
+    const ids = Array.from({ length: 4 }, (_, i) => `cd${i}`);
+    for (const id of ids) await world.allocate(id, { server_id: 'w2' });
+    const last = new Map(ids.map((id) => [id, runnerWrite(world, 'w2', id, 3)]));
+    sampler = await new LiveSampler(world.sessionDirs()).start();
+    const current = world.controller.config;
+    const servers = new Map([...current.servers].map(([id, s]) => [id, id === 'w2' ? { ...s, status: 'draining' as const } : s]));
+    await world.controller.reload({ ...current, servers });
+    await waitFor('w2 emptied', async () => {
+      for (const id of ids) if ((await world.serverOf(id)) === 'w2') return false;
+      return true;
+    }, 30_000, 50);
+    await sampler.stop();
+    for (const id of ids) expect(fileOn(world, (await world.serverOf(id))!, id)).to.equal(last.get(id));
+    expect(liveIds(world.workers.get('w2')!.sessionsDir)).to.deep.equal([]);
+    expect(sampler.duplicates).to.deep.equal([]);
+    const history = await world.api.get('/allocation/history?allocation_type=drain');
+    expect(history.body.items).to.have.length(ids.length);
+  });
+
+  it('drain moves that failed for want of a server are made by the minute job once one can take them', async () => {
+    world = await World.start(2);
+    const ids = Array.from({ length: 3 }, (_, i) => `dl${i}`);
+    for (const id of ids) await world.allocate(id, { server_id: 'w1' });
+    expect((await world.api.post('/servers/w2/cordon')).status).to.equal(200);
+    const first = await world.api.post('/servers/w1/drain');
+    expect(first.status).to.equal(200);
+    expect(first.body.migrations.map((m: { status: string }) => m.status)).to.deep.equal(ids.map(() => 'failed'));
+    for (const id of ids) expect(await world.serverOf(id)).to.equal('w1');
+    expect(liveIds(world.workers.get('w1')!.sessionsDir)).to.deep.equal(ids);
+
+    expect((await world.api.post('/servers/w2/uncordon')).status).to.equal(200);
+    sampler = await new LiveSampler(world.sessionDirs()).start();
+    await world.controller.serverOps.continueDrains(); // what the every-minute job runs
+    await sampler.stop();
+    for (const id of ids) expect(await world.serverOf(id)).to.equal('w2');
+    expect(liveIds(world.workers.get('w1')!.sessionsDir)).to.deep.equal([]);
+    expect(liveIds(world.workers.get('w2')!.sessionsDir)).to.deep.equal(ids);
+    expect(sampler.duplicates).to.deep.equal([]);
+  });
+
   it('failover with SSH reachable fences the dead agent\'s copies, then re-places them', async () => {
     world = await World.start(3);
     const ids = Array.from({ length: 5 }, (_, i) => `fo${i}`);

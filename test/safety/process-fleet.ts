@@ -93,9 +93,14 @@ export class ProcessFleet {
    * unfinished move to be settled, gives the first reports a moment to be checked for
    * drift, and stops the sampler.
    */
-  async restartAndSettle(sampler: LiveSampler): Promise<void> {
+  /**
+   * Restarts the controller, waits for the fleet, for `until` (when given) and for the
+   * journal to empty, then stops the sampler.
+   */
+  async restartAndSettle(sampler: LiveSampler, until?: { what: string; done: () => boolean }): Promise<void> {
     await this.startController();
     await this.waitHealthy();
+    if (until) await waitFor(until.what, until.done, 60_000);
     await waitFor('unfinished moves settled', () => journalSize(this.dir) === 0, 60_000);
     await sleep(1500);
     await sampler.stop();
