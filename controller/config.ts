@@ -11,6 +11,7 @@ import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { SERVER_ID_PATTERN } from '../shared/ids.js';
 import { STRATEGIES, type ServerStatus, type Strategy, type Weights } from './placement/types.js';
+import { ALERT_EVENTS } from './alerts.js';
 
 /** One admin API token. */
 export interface ApiToken {
@@ -177,6 +178,10 @@ const KNOWN_KEYS = {
   server: Object.keys(serverSchema.shape),
   rebalance: ['schedule', 'threshold', 'max_migrations', 'cooldown_ms'],
   weights: ['cpu', 'memory', 'accounts', 'disk'],
+  apiToken: ['name', 'token', 'role'],
+  alerts: ['webhooks'],
+  webhook: ['url', 'events'],
+  tls: ['cert_file', 'key_file'],
 };
 
 /** Replaces every `"${NAME}"` string with the environment variable NAME. */
@@ -206,10 +211,35 @@ function unknownKeys(raw: Record<string, unknown>): string[] {
   check(c, KNOWN_KEYS.controller, 'controller.');
   check(c?.rebalance, KNOWN_KEYS.rebalance, 'controller.rebalance.');
   check(c?.weights, KNOWN_KEYS.weights, 'controller.weights.');
+  check(c?.tls, KNOWN_KEYS.tls, 'controller.tls.');
+  const each = (list: unknown, known: string[], prefix: string) => {
+    if (Array.isArray(list)) list.forEach((item, i) => check(item, known, `${prefix}[${i}].`));
+  };
+  each(c?.api_tokens, KNOWN_KEYS.apiToken, 'controller.api_tokens');
+  const alerts = c?.alerts as Record<string, unknown> | undefined;
+  check(alerts, KNOWN_KEYS.alerts, 'controller.alerts.');
+  each(alerts?.webhooks, KNOWN_KEYS.webhook, 'controller.alerts.webhooks');
   const servers = raw.servers;
   if (servers && typeof servers === 'object') {
     for (const [id, s] of Object.entries(servers)) check(s, KNOWN_KEYS.server, `servers.${id}.`);
   }
+  return out;
+}
+
+/** Webhook `events` entries that name no alert event: such a webhook would never get them. */
+function unknownAlertEvents(raw: Record<string, unknown>): string[] {
+  const hooks = ((raw.controller as Record<string, unknown> | undefined)?.alerts as Record<string, unknown> | undefined)?.webhooks;
+  if (!Array.isArray(hooks)) return [];
+  const out: string[] = [];
+  hooks.forEach((hook, i) => {
+    const events = (hook as Record<string, unknown> | null)?.events;
+    if (!Array.isArray(events)) return;
+    for (const e of events) {
+      if (typeof e === 'string' && !(ALERT_EVENTS as readonly string[]).includes(e)) {
+        out.push(`controller.alerts.webhooks[${i}].events: unknown event "${e.slice(0, 100)}" never fires (events: ${ALERT_EVENTS.join(', ')})`);
+      }
+    }
+  });
   return out;
 }
 
@@ -231,6 +261,7 @@ export function parseConfig(raw: unknown, file: string, options: { env?: NodeJS.
   const cwd = options.cwd ?? process.cwd();
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: the top level must be a JSON object`);
   const warnings = unknownKeys(raw as Record<string, unknown>).map((k) => `${file}: unknown key ${k} is ignored`);
+  warnings.push(...unknownAlertEvents(raw as Record<string, unknown>).map((w) => `${file}: ${w}`));
   const substituted = substituteEnv(raw, env, '', file);
   const parsed = fileSchema.safeParse(substituted);
   if (!parsed.success) {

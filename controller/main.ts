@@ -15,8 +15,11 @@ async function main(): Promise<void> {
     loaded = loadConfig(file);
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(JSON.stringify({ level: 50, time: new Date().toISOString(), name: 'berth-controller', msg: `config refused: ${e.message}` }) + '\n');
-      process.exit(2);
+      // Like every other line: one JSON object on stdout (SPEC §1), then exit 2.
+      const log = createLogger({ name: 'berth-controller' });
+      log.fatal({ config_file: file }, `config refused: ${e.message}`);
+      log.flush(() => process.exit(2));
+      return;
     }
     throw e;
   }

@@ -66,6 +66,25 @@ describe('controller config', () => {
     expect(warnings.join('\n')).to.include('extra').and.include('controller.listn').and.include('controller.rebalance.treshold').and.include('servers.worker-01.colour');
   });
 
+  it('warns about unknown keys inside tokens, alerts, webhooks and tls, and about webhook events that never fire', () => {
+    const raw = {
+      controller: {
+        api_tokens: [{ name: 'a', token: 'x'.repeat(20), role: 'admin', scope: 'all' }],
+        alerts: { webhook: [], webhooks: [{ url: 'https://hooks.example/x', events: ['server_down', 'server_dwon'], secret: 'y' }] },
+        tls: null,
+      },
+    };
+    const { warnings } = parseConfig(raw, 'c.json', { env: {} });
+    const text = warnings.join('\n');
+    expect(text).to.include('controller.api_tokens[0].scope').and.include('controller.alerts.webhook ')
+      .and.include('controller.alerts.webhooks[0].secret').and.include('unknown event "server_dwon"');
+    expect(text).to.not.include('"server_down"');
+    const tls = parseConfig({ controller: { tls: { cert_file: 'c', key_file: 'k', ca_file: 'x' } } }, 'c.json', { env: {} });
+    expect(tls.warnings.join('\n')).to.include('controller.tls.ca_file');
+    // The secret-looking value of an unknown key is not echoed.
+    expect(text).to.not.include('x'.repeat(20));
+  });
+
   const bad: { name: string; raw: unknown; key: string }[] = [
     { name: 'a string for max_accounts', raw: { servers: { w: { ...SEED.servers['worker-01'], node_id: 'w', max_accounts: 'five' } } }, key: 'servers.w.max_accounts' },
     { name: 'an unknown status', raw: { servers: { w: { ...SEED.servers['worker-01'], node_id: 'w', status: 'paused' } } }, key: 'servers.w.status' },
