@@ -62,6 +62,8 @@ export class Controller {
   private tickTimer: NodeJS.Timeout | null = null;
   private orphanTimer: NodeJS.Timeout | null = null;
   private drainKick: NodeJS.Timeout | null = null;
+  /** What {@link saveServerState} last wrote per server, to write only changes. */
+  private readonly savedState = new Map<string, string>();
   /** Settings of servers removed from the config that still hold accounts. */
   private readonly retired = new Map<string, ServerConfig>();
   private stopping = false;
@@ -253,6 +255,23 @@ export class Controller {
     this.drainKick.unref();
   }
 
+  /**
+   * Writes each server's last report time and consecutive failures to the `servers`
+   * table (SPEC §8) where they changed since the last write: every minute and at stop.
+   * They are kept for the operator; failover keeps timing from what this run has seen.
+   */
+  async saveServerState(): Promise<void> {
+    const rows = [];
+    for (const s of this.fleet.servers) {
+      const lastReportAt = s.last_report_at === null ? null : new Date(s.last_report_at).toISOString();
+      const key = `${lastReportAt}|${s.consecutive_failures}`;
+      if (this.savedState.get(s.server_id) === key) continue;
+      rows.push({ server_id: s.server_id, last_report_at: lastReportAt, consecutive_failures: s.consecutive_failures, key });
+    }
+    await this.store.servers.saveRuntime(rows, new Date().toISOString());
+    for (const r of rows) this.savedState.set(r.server_id, r.key);
+  }
+
   /** Secret values of the config, blanked out of alert messages: one list per loaded config. */
   private secrets(): readonly (string | null)[] {
     const cfg = this.cfg;
@@ -288,6 +307,7 @@ export class Controller {
     this.jobs.schedule({ name: 'prune-samples', schedule: '17 3 * * *', run: () => sampler.prune() });
     this.jobs.schedule({ name: 'retry-pending', schedule: '* * * * *', run: () => this.reconciler.retryPending(this.allocator) });
     this.jobs.schedule({ name: 'continue-drains', schedule: '* * * * *', run: () => this.serverOps.continueDrains() });
+    this.jobs.schedule({ name: 'save-server-state', schedule: '* * * * *', run: () => this.saveServerState() });
     this.scheduleRebalance();
   }
 
@@ -334,6 +354,7 @@ export class Controller {
     await closed;
     await this.alerts?.close();
     await this.pool?.close();
+    if (this.store && this.fleet) await this.saveServerState().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'could not save server state'));
     await this.store?.close();
     this.log.info('controller stopped');
   }

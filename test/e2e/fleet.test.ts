@@ -4,6 +4,7 @@
  * killed agent makes only its server go down, a restarted one brings it back; SIGTERM
  * stops the controller with exit code 0 and the agents see close code 1001.
  */
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -115,9 +116,27 @@ describe('e2e: controller process with two real agents', function () {
     expect((await rows()).get('e2')!.healthy).to.equal(true);
   });
 
-  it('SIGTERM: the controller exits 0 and the agents see close code 1001', async () => {
+  it('SIGTERM: the controller exits 0, the agents see close code 1001, the servers table keeps each server\'s report state', async () => {
+    // e1 goes silent again, long enough to count a missed interval.
+    await agents.get('e1')!.stop('SIGKILL');
+    agents.delete('e1');
+    const silent = await waitFor('e1 missing reports', async () => {
+      const r = (await rows()).get('e1')!;
+      return r.consecutive_failures >= 1 ? r : null;
+    }, 10_000, 100);
     controller.kill('SIGTERM');
     expect(await controller.exited()).to.equal(0);
+    const db = new Database(join(dir, 'berth.sqlite'), { readonly: true });
+    try {
+      const saved = new Map((db.prepare('SELECT server_id, last_report_at, consecutive_failures FROM servers').all() as
+        { server_id: string; last_report_at: string | null; consecutive_failures: number }[]).map((r) => [r.server_id, r]));
+      expect(saved.get('e1')!.last_report_at).to.equal(silent.last_report_at);
+      expect(saved.get('e1')!.consecutive_failures).to.be.at.least(silent.consecutive_failures);
+      expect(saved.get('e2')!.last_report_at).to.be.a('string');
+      expect(saved.get('e2')!.consecutive_failures).to.equal(0);
+    } finally {
+      db.close();
+    }
     for (const [id, agent] of agents) {
       const line = await waitFor(`${id} saw the close`, () => agent.lines
         .flatMap((l) => { try { return [JSON.parse(l) as { msg?: string; code?: number }]; } catch { return []; } })
