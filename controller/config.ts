@@ -349,10 +349,30 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv; cwd
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
+    // The engine's message quotes the text around the error, which may be a password or
+    // a token: only the position is kept.
+    throw new ConfigError(`${path}: not valid JSON${jsonErrorPlace(text, (e as Error).message)}`);
   }
   const { config, warnings } = parseConfig(raw, path, options);
   return { config, warnings, created };
+}
+
+/** ` at line L, column C` from a JSON.parse message that gives a position, else ''. */
+function jsonErrorPlace(text: string, message: string): string {
+  let position = -1;
+  const at = /at position (\d+)/.exec(message);
+  if (at) position = Number(at[1]);
+  // "Unexpected token 'h', ..."assword": hunter2sec"... is not valid JSON": find the
+  // quoted excerpt in the text to get the position, and drop the excerpt.
+  const token = /^Unexpected token '(.)', (?:\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(message);
+  if (token) {
+    const excerpt = text.indexOf(token[2]!);
+    if (excerpt >= 0) position = excerpt + Math.max(0, token[2]!.indexOf(token[1]!));
+  }
+  if (position < 0) return /Unexpected end of JSON input/.test(message) ? ' (it ends too early)' : '';
+  const before = text.slice(0, position);
+  const line = before.split('\n').length;
+  return ` at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
 }
 
 /** Where the config file is: `--config FILE`, else `BERTH_CONFIG`, else `data/master_config.json`. */

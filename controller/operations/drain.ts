@@ -12,8 +12,10 @@ const DRAIN_CONCURRENCY = 4;
 
 /** Server status changes and drains. */
 export class ServerOps {
-  /** The drain pass running (or queued) on each server; passes on one server run one after another. */
+  /** The latest drain pass of each server (running or waiting for the one before it). */
   readonly #passes = new Map<string, Promise<MigrationResult[]>>();
+  /** Servers whose latest pass is waiting for the running one: it will see every account. */
+  readonly #waiting = new Set<string>();
   #closed = false;
 
   constructor(private readonly o: { fleet: Fleet; store: Store; mover: Mover; logger: Logger }) {}
@@ -37,15 +39,15 @@ export class ServerOps {
   }
 
   /**
-   * Moves away the accounts of every server whose status is `draining` and that no pass
-   * is working on: a server set to `draining` in the config file, a drain a restart cut
-   * short, and accounts whose drain move failed before (no eligible server, SSH down).
-   * Run every minute and after a config reload.
+   * Moves away the accounts of every healthy server whose status is `draining`: a server
+   * set to `draining` in the config file, a drain a restart cut short, and accounts whose
+   * drain move failed before (no eligible server, SSH down). A down server is left to
+   * failover. Run every minute, after a config reload and after a server comes up.
    */
   async continueDrains(): Promise<void> {
     const passes: Promise<MigrationResult[]>[] = [];
     for (const server of this.o.fleet.servers) {
-      if (server.status !== 'draining' || this.#passes.has(server.server_id)) continue;
+      if (server.status !== 'draining' || !server.healthy) continue;
       if (this.o.fleet.assignedTo(server.server_id).length === 0) continue;
       passes.push(this.#pass(server.server_id));
     }
@@ -57,11 +59,21 @@ export class ServerOps {
     this.#closed = true;
   }
 
+  /**
+   * The server's next pass: it starts once the running one ends (one pass at a time per
+   * server); when one is already waiting, that one is returned, since it will take every
+   * account still there.
+   */
   #pass(serverId: string): Promise<MigrationResult[]> {
     const before = this.#passes.get(serverId);
+    if (before && this.#waiting.has(serverId)) return before;
+    if (before) this.#waiting.add(serverId);
     const pass: Promise<MigrationResult[]> = (before ?? Promise.resolve([]))
       .catch(() => [])
-      .then(() => this.#moveAway(serverId))
+      .then(() => {
+        this.#waiting.delete(serverId);
+        return this.#moveAway(serverId);
+      })
       .finally(() => {
         if (this.#passes.get(serverId) === pass) this.#passes.delete(serverId);
       });
@@ -78,9 +90,11 @@ export class ServerOps {
       for (let id = queue.shift(); id !== undefined && draining(); id = queue.shift()) {
         if (this.o.fleet.serverOf(id) !== serverId) continue; // moved or released meanwhile
         try {
-          const r = await this.o.mover.move({ account_id: id, allocation_type: 'drain', context: `server ${serverId} drained` });
+          // expected_from: a move made meanwhile by someone else (checked under the lock) is not undone.
+          const r = await this.o.mover.move({ account_id: id, allocation_type: 'drain', expected_from: serverId, context: `server ${serverId} drained` });
           migrations.push({ account_id: id, from_server_id: serverId, to_server_id: r.server_id, status: 'moved' });
         } catch (e) {
+          if (this.o.fleet.serverOf(id) !== serverId && (e as BerthError).code === 'CONFLICT') continue; // it left this server meanwhile
           migrations.push({ account_id: id, from_server_id: serverId, to_server_id: '', status: 'failed', error: (e as Error).message });
         }
       }

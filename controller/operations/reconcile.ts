@@ -35,8 +35,9 @@ const RECOVERY_CONCURRENCY = 8;
 interface RecoveryPass {
   /**
    * Servers whose listing failed in this pass (timed out, refused, unknown): later moves
-   * that need one of them are left for the next pass at once instead of each waiting
-   * out `upload_timeout_ms` against the same frozen server.
+   * heading for one of them are left for the next pass at once instead of each waiting
+   * out `upload_timeout_ms` against the same frozen server. (A move's way back home
+   * always looks for itself: rolling back unchecked could leave a fenced copy unrestored.)
    */
   readonly unreachable: Map<string, string>;
 }
@@ -48,6 +49,7 @@ export class Reconciler {
   private recovering: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs = 1000;
+  private closed = false;
 
   constructor(private readonly o: ReconcilerOptions) {}
 
@@ -156,7 +158,7 @@ export class Reconciler {
     let unsettled = 0;
     let next = 0;
     const settleNext = async (): Promise<void> => {
-      while (next < moves.length) {
+      while (next < moves.length && !this.closed) {
         const move = moves[next++]!;
         try {
           // Wait for any flow on the account: when it ends, its own row is usually gone.
@@ -173,6 +175,7 @@ export class Reconciler {
     await Promise.all(Array.from({ length: Math.min(RECOVERY_CONCURRENCY, moves.length) }, settleNext));
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.closed) return;
     if (unsettled > 0) {
       this.retryMs = Math.min(60_000, this.retryMs * 2);
       this.retryTimer = setTimeout(() => void this.recoverMoves(), this.retryMs);
@@ -182,16 +185,17 @@ export class Reconciler {
     }
   }
 
-  /** Stops the retry timer. */
+  /** Stops the retry timer; a pass running takes no further move. */
   close(): void {
+    this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
   }
 
   /** Whether the account's session is live on a server; throws when that cannot be known. */
-  private async isLive(serverId: string, accountId: string, pass: RecoveryPass): Promise<boolean> {
+  private async isLive(serverId: string, accountId: string, pass: RecoveryPass, useMemo: boolean): Promise<boolean> {
     if (!this.o.fleet.get(serverId)) throw new Error(`server ${serverId} is not configured; cannot check it`);
-    const failed = pass.unreachable.get(serverId);
+    const failed = useMemo ? pass.unreachable.get(serverId) : undefined;
     if (failed !== undefined) throw new Error(`server ${serverId} could not be listed earlier in this pass: ${failed}`);
     try {
       const listing = await this.o.transfer.listRemote(serverId, { timeoutMs: this.o.settings().upload_timeout_ms });
@@ -216,7 +220,7 @@ export class Reconciler {
     const acc = await store.accounts.get(id);
     const now = new Date().toISOString();
     const timeoutMs = this.o.settings().upload_timeout_ms;
-    if (to !== null && await this.isLive(to, id, pass)) {
+    if (to !== null && await this.isLive(to, id, pass, true)) {
       if (!acc) {
         // The account is gone: its stray copy must not stay live.
         await transfer.fenceAndCollect(to, id, { timeoutMs, onCollected: async ({ bytes }) => { if (bytes) await sessions.keepRecovered(id, to, bytes); } });
@@ -245,7 +249,7 @@ export class Reconciler {
     if (home && fleet.get(home)) {
       let live: boolean | null = null;
       try {
-        live = await this.isLive(home, id, pass);
+        live = await this.isLive(home, id, pass, false);
       } catch {
         // Unreachable: it stays assigned there and failover takes over once its lease is out.
       }

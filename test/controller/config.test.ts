@@ -115,6 +115,25 @@ describe('controller config', () => {
     expect(() => loadConfig(file, { env: {} })).to.throw(ConfigError, file);
   });
 
+  it('a JSON error gives the line and column but never the text around it (it may be a secret)', () => {
+    const cases = [
+      { text: '{\n  "servers": {},\n  "password": hunter2secret\n}', line: 3 },
+      { text: '{\n  "token": "s3cr3t-token-value" "x": 1\n}', line: 2 },
+    ];
+    for (const c of cases) {
+      const file = join(dir, 'secret.json');
+      writeFileSync(file, c.text);
+      let message = '';
+      try {
+        loadConfig(file, { env: {} });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).to.include(`not valid JSON at line ${c.line}, column`);
+      expect(message).to.not.match(/hunter2|s3cr3t/);
+    }
+  });
+
   it('creates a first config with an empty fleet and a random admin token, mode 0600', () => {
     const file = join(dir, 'data', 'master_config.json');
     const first = loadConfig(file, { cwd: dir, env: {} });
