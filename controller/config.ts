@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { SERVER_ID_PATTERN } from '../shared/ids.js';
+import { MAX_ACCOUNT_LIST } from '../shared/protocol.js';
 import { STRATEGIES, type ServerStatus, type Strategy, type Weights } from './placement/types.js';
 import { ALERT_EVENTS } from './alerts.js';
 
@@ -285,6 +286,9 @@ export function parseConfig(raw: unknown, file: string, options: { env?: NodeJS.
     if (!SERVER_ID_PATTERN.test(id)) throw new ConfigError(`${file}: servers.${id}: server id must match ${SERVER_ID_PATTERN}`);
     if (s.node_id !== undefined && s.node_id !== id) throw new ConfigError(`${file}: servers.${id}.node_id: must equal the server id "${id}"`);
     const deploy = s.deploy_dir.replace(/\/+$/, '') || '/';
+    if (s.max_accounts > MAX_ACCOUNT_LIST) {
+      warnings.push(`${file}: servers.${id}.max_accounts ${s.max_accounts} is above ${MAX_ACCOUNT_LIST}, the most account ids the agent protocol lists; ${MAX_ACCOUNT_LIST} is used`);
+    }
     servers.set(id, {
       server_id: id, host: s.host, port: s.port, user: s.user,
       password: s.password ?? null,
@@ -292,7 +296,7 @@ export function parseConfig(raw: unknown, file: string, options: { env?: NodeJS.
       host_key: s.host_key ?? null,
       deploy_dir: deploy,
       sessions_dir: `${deploy === '/' ? '' : deploy}/sessions`,
-      max_accounts: s.max_accounts, location: s.location ?? null, status: s.status,
+      max_accounts: Math.min(s.max_accounts, MAX_ACCOUNT_LIST), location: s.location ?? null, status: s.status,
       agent_token: s.agent_token ?? null,
     });
   }

@@ -11,7 +11,7 @@
 import { z } from 'zod/v3';
 import { ACCOUNT_ID_PATTERN, SERVER_ID_PATTERN } from './ids.js';
 import type { AgentMessage, ControllerMessage } from './protocol.js';
-import { MAX_FRAME_BYTES } from './protocol.js';
+import { MAX_ACCOUNT_LIST, MAX_FRAME_BYTES } from './protocol.js';
 import { err, ok, type Result } from './result.js';
 
 const percent = z.number().finite().min(0).max(100);
@@ -25,7 +25,7 @@ const hello = z.strictObject({
   sessions_dir: z.string().max(4096),
 });
 
-const accountList = z.array(z.string().regex(ACCOUNT_ID_PATTERN, `must match ${ACCOUNT_ID_PATTERN}`)).max(4096);
+const accountList = z.array(z.string().regex(ACCOUNT_ID_PATTERN, `must match ${ACCOUNT_ID_PATTERN}`)).max(MAX_ACCOUNT_LIST);
 
 const report = z.strictObject({
   type: z.literal('report'),

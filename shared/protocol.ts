@@ -16,6 +16,20 @@ export const NODE_HEADER = 'x-berth-node';
 /** Largest accepted frame, in bytes, in either direction. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
+/** Most account ids one list carries (`welcome`/`assign` `assigned`, `report` `accounts`). */
+export const MAX_ACCOUNT_LIST = 4096;
+
+/**
+ * Bytes an account list may take in a frame (each id as JSON: its length plus quotes and
+ * a comma), leaving 1 KiB of {@link MAX_FRAME_BYTES} for the message's other fields.
+ */
+export const ACCOUNT_LIST_BYTES = MAX_FRAME_BYTES - 1024;
+
+/** What an account id adds to a list's JSON: the id, two quotes and a comma. */
+export function accountListBytes(accountId: string): number {
+  return accountId.length + 3;
+}
+
 /** First message of every agent connection. */
 export interface HelloMessage {
   type: 'hello';

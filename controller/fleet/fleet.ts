@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerConfig } from '../config.js';
 import type { ServerStatus } from '../placement/types.js';
+import { accountListBytes } from '../../shared/protocol.js';
 import { ScriptIndex } from './script-index.js';
 import { ServerState } from './server-state.js';
 
@@ -115,6 +116,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
         continue;
       }
       s.assigned.set(r.account_id, r.script_id);
+      s.account_list_bytes += accountListBytes(r.account_id);
       s.countScript(r.script_id, 1);
       this.accountServer.set(r.account_id, r.server_id);
     }
@@ -126,6 +128,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     const s = this.byId.get(serverId);
     if (!s) throw new Error(`unknown server ${serverId}`);
     s.inFlight.set(accountId, scriptId);
+    s.account_list_bytes += accountListBytes(accountId);
     s.countScript(scriptId, 1);
     let open = true;
     return {
@@ -135,6 +138,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
         if (!open) return;
         open = false;
         s.inFlight.delete(accountId);
+        s.account_list_bytes -= accountListBytes(accountId);
         s.countScript(scriptId, -1);
         this.assign(accountId, serverId, scriptId);
       },
@@ -142,6 +146,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
         if (!open) return;
         open = false;
         s.inFlight.delete(accountId);
+        s.account_list_bytes -= accountListBytes(accountId);
         s.countScript(scriptId, -1);
       },
     };
@@ -170,6 +175,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     const s = this.byId.get(serverId);
     if (!s) throw new Error(`unknown server ${serverId}`);
     s.assigned.set(accountId, scriptId);
+    s.account_list_bytes += accountListBytes(accountId);
     s.countScript(scriptId, 1);
     this.accountServer.set(accountId, serverId);
     this.emit('assignment', serverId, 'added');
@@ -183,7 +189,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     const s = this.byId.get(from);
     if (!s) return;
     s.countScript(s.assigned.get(accountId) ?? null, -1);
-    s.assigned.delete(accountId);
+    if (s.assigned.delete(accountId)) s.account_list_bytes -= accountListBytes(accountId);
     this.emit('assignment', from, 'removed');
   }
 

@@ -41,6 +41,8 @@ export class ServerState implements ServerView {
   holds = 0;
   /** Placements in flight: account id → script id. */
   readonly inFlight = new Map<string, string | null>();
+  /** JSON bytes of the ids in {@link assigned} and {@link inFlight}, as an agent-protocol list. */
+  account_list_bytes = 0;
   /** Accounts per script id, committed and in flight. */
   readonly scripts = new Map<string, number>();
   /** Position in the fleet's server list, and the fleet's script index (kept in step with `scripts`). */

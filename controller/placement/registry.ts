@@ -33,7 +33,7 @@ export function passesDefaultFilters(server: ServerView, request: PlacementReque
   return (
     statusFilter.passes(server) &&
     healthyFilter.passes(server) &&
-    capacityFilter.passes(server) &&
+    capacityFilter.passes(server, request) &&
     diskFilter.passes(server) &&
     (request.exclude === null || request.exclude.size === 0 || exclusionFilter.passes(server, request))
   );

@@ -35,6 +35,8 @@ export interface ServerView {
   readonly disk_percent: number;
   /** Accounts the controller assigned here, including placements in flight. */
   readonly accounts: number;
+  /** JSON bytes of those accounts' ids as the agent protocol lists them (see `accountListBytes`). */
+  readonly account_list_bytes: number;
   /** Accounts per script id on this server, including placements in flight. */
   readonly scripts: ReadonlyMap<string, number>;
   /** Went down within the last hour. */

@@ -17,11 +17,14 @@ function agrees(fleet: Fleet): void {
       const column = fleet.scriptCounts.of(script);
       expect(column ? column[s.position] : 0, `${s.server_id} ${script}`).to.equal(s.scripts.get(script) ?? 0);
     }
+    // The account list's size as the agent protocol sends it, kept in step too.
+    const ids = [...s.assigned.keys(), ...s.inFlight.keys()];
+    expect(s.account_list_bytes, `${s.server_id} list bytes`).to.equal(ids.reduce((n, id) => n + id.length + 3, 0));
   }
 }
 
 describe('fleet script index', () => {
-  it('follows reservations, commits, releases, moves and config changes', () => {
+  it('follows reservations, commits, releases, moves and config changes (script counts and account-list bytes)', () => {
     const fleet = new Fleet(['b', 'a', 'c'].map((id, i) => config(id, `L${i % 2}`)));
     const random = seededRandom(3);
     const placed: string[] = [];

@@ -23,6 +23,7 @@ export function serverView(server_id: string, overrides: ServerOverrides = {}): 
     memory_percent: 0,
     disk_percent: 0,
     accounts: 0,
+    account_list_bytes: 0,
     down_recently: false,
     ...rest,
     scripts: scripts instanceof Map ? new Map(scripts) : new Map(Object.entries(scripts ?? {})),

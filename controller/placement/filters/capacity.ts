@@ -1,10 +1,32 @@
-/** Assigned accounts, including placements in flight, must stay under `max_accounts` (SPEC §3). */
-import type { Filter } from '../types.js';
+/**
+ * Assigned accounts, including placements in flight, must stay under `max_accounts`
+ * (SPEC §3), and the server's account list must still fit one agent-protocol frame
+ * (SPEC §6: 64 KiB a frame): `welcome`, `assign` and the agent's `report` carry it whole,
+ * and a server whose list outgrew a frame could neither be told its accounts nor report.
+ */
+import { ACCOUNT_LIST_BYTES, MAX_ACCOUNT_LIST, accountListBytes } from '../../../shared/protocol.js';
+import type { Filter, PlacementRequest, ServerView } from '../types.js';
 
-/** Rejects full servers: "full: 5/5 accounts". */
+/** A list at most this long has room for any account id (128 characters at most). */
+const ROOM_FOR_ANY_ID = ACCOUNT_LIST_BYTES - accountListBytes('x'.repeat(128));
+
+/**
+ * The exact check, for a list near its limit. The count needs no check of its own on the
+ * common path: `max_accounts` above 4096 is clamped when the config is loaded.
+ */
+function listHasRoom(server: ServerView, request: PlacementRequest): boolean {
+  return server.accounts < MAX_ACCOUNT_LIST &&
+    server.account_list_bytes + accountListBytes(request.account_id) <= ACCOUNT_LIST_BYTES;
+}
+
+/** Rejects full servers: "full: 5/5 accounts", or a full account list. */
 export const capacityFilter = {
   name: 'capacity',
   applies: () => true,
-  passes: (server) => server.accounts < server.max_accounts,
-  reason: (server) => `full: ${server.accounts}/${server.max_accounts} accounts`,
+  // The common case costs one comparison: a list far from its limit takes any id.
+  passes: (server, request) => server.accounts < server.max_accounts &&
+    (server.account_list_bytes <= ROOM_FOR_ANY_ID || listHasRoom(server, request)),
+  reason: (server, request) => (server.accounts < server.max_accounts
+    ? `account list full: the agent protocol carries at most ${MAX_ACCOUNT_LIST} ids in ${ACCOUNT_LIST_BYTES} bytes (${server.accounts} ids, ${server.account_list_bytes} bytes)`
+    : `full: ${server.accounts}/${server.max_accounts} accounts`),
 } as const satisfies Filter;
