@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { SERVER_ID_PATTERN } from '../shared/ids.js';
-import { MAX_ACCOUNT_LIST } from '../shared/protocol.js';
+import { PLACEMENT_MAX_IDS } from './placement/filters/capacity.js';
 import { STRATEGIES, type ServerStatus, type Strategy, type Weights } from './placement/types.js';
 import { ALERT_EVENTS } from './alerts.js';
 
@@ -286,8 +286,8 @@ export function parseConfig(raw: unknown, file: string, options: { env?: NodeJS.
     if (!SERVER_ID_PATTERN.test(id)) throw new ConfigError(`${file}: servers.${id}: server id must match ${SERVER_ID_PATTERN}`);
     if (s.node_id !== undefined && s.node_id !== id) throw new ConfigError(`${file}: servers.${id}.node_id: must equal the server id "${id}"`);
     const deploy = s.deploy_dir.replace(/\/+$/, '') || '/';
-    if (s.max_accounts > MAX_ACCOUNT_LIST) {
-      warnings.push(`${file}: servers.${id}.max_accounts ${s.max_accounts} is above ${MAX_ACCOUNT_LIST}, the most account ids the agent protocol lists; ${MAX_ACCOUNT_LIST} is used`);
+    if (s.max_accounts > PLACEMENT_MAX_IDS) {
+      warnings.push(`${file}: servers.${id}.max_accounts ${s.max_accounts} is above ${PLACEMENT_MAX_IDS}, the most accounts one agent-protocol list can carry with room for moves; ${PLACEMENT_MAX_IDS} is used`);
     }
     servers.set(id, {
       server_id: id, host: s.host, port: s.port, user: s.user,
@@ -296,7 +296,7 @@ export function parseConfig(raw: unknown, file: string, options: { env?: NodeJS.
       host_key: s.host_key ?? null,
       deploy_dir: deploy,
       sessions_dir: `${deploy === '/' ? '' : deploy}/sessions`,
-      max_accounts: Math.min(s.max_accounts, MAX_ACCOUNT_LIST), location: s.location ?? null, status: s.status,
+      max_accounts: Math.min(s.max_accounts, PLACEMENT_MAX_IDS), location: s.location ?? null, status: s.status,
       agent_token: s.agent_token ?? null,
     });
   }
@@ -371,7 +371,9 @@ function jsonErrorPlace(text: string, message: string): string {
   const token = /^Unexpected token '(.)', (?:\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(message);
   if (token) {
     const excerpt = text.indexOf(token[2]!);
-    if (excerpt >= 0) position = excerpt + Math.max(0, token[2]!.indexOf(token[1]!));
+    // V8 shows 10 characters before the token when it cuts the excerpt's start ("...");
+    // an uncut excerpt (a very short file) does not say where in it the token is.
+    if (excerpt >= 0 && message.includes(`, ..."`)) position = excerpt + 10;
   }
   if (position < 0) return /Unexpected end of JSON input/.test(message) ? ' (it ends too early)' : '';
   const before = text.slice(0, position);

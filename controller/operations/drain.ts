@@ -85,7 +85,11 @@ export class ServerOps {
   async #moveAway(serverId: string): Promise<MigrationResult[]> {
     const queue = this.o.fleet.assignedTo(serverId);
     const migrations: MigrationResult[] = [];
-    const draining = () => !this.#closed && this.o.fleet.get(serverId)?.status === 'draining';
+    // A server that went down is failover's: its fences would only time out under the account locks.
+    const draining = () => {
+      const s = this.o.fleet.get(serverId);
+      return !this.#closed && s?.status === 'draining' && s.healthy;
+    };
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined && draining(); id = queue.shift()) {
         if (this.o.fleet.serverOf(id) !== serverId) continue; // moved or released meanwhile

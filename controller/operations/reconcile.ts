@@ -163,6 +163,7 @@ export class Reconciler {
         try {
           // Wait for any flow on the account: when it ends, its own row is usually gone.
           await this.o.locks.with(move.account_id, async () => {
+            if (this.closed) return;
             const current = await this.o.store.ledger.get(move.account_id);
             if (current) await this.recoverOne(current, pass);
           });

@@ -66,11 +66,11 @@ describe('controller config', () => {
     expect(warnings.join('\n')).to.include('extra').and.include('controller.listn').and.include('controller.rebalance.treshold').and.include('servers.worker-01.colour');
   });
 
-  it('clamps max_accounts to the 4096 ids an agent-protocol list carries, with a warning', () => {
+  it('lowers max_accounts to the 4000 accounts an agent-protocol list carries with room for moves, with a warning', () => {
     const raw = { servers: { w: { ...SEED.servers['worker-01'], node_id: 'w', max_accounts: 5000 } } };
     const { config, warnings } = parseConfig(raw, 'c.json', { env: {} });
-    expect(config.servers.get('w')!.max_accounts).to.equal(4096);
-    expect(warnings.join('\n')).to.include('servers.w.max_accounts 5000 is above 4096');
+    expect(config.servers.get('w')!.max_accounts).to.equal(4000);
+    expect(warnings.join('\n')).to.include('servers.w.max_accounts 5000 is above 4000');
   });
 
   it('warns about unknown keys inside tokens, alerts, webhooks and tls, and about webhook events that never fire', () => {

@@ -9,7 +9,7 @@ import { place, rankServers } from '../../controller/placement/pipeline.js';
 import { DEFAULT_FILTERS, passesDefaultFilters } from '../../controller/placement/registry.js';
 import type { PlacementRequest } from '../../controller/placement/types.js';
 import { generateFleet, placementRequest, serverView, type ServerOverrides } from '../helpers/placement-builders.js';
-import { ACCOUNT_LIST_BYTES, MAX_ACCOUNT_LIST } from '../../shared/protocol.js';
+import { PLACEMENT_LIST_BYTES, PLACEMENT_MAX_IDS } from '../../controller/placement/filters/capacity.js';
 
 const WEIGHTS = { cpu: 0.3, memory: 0.3, accounts: 0.3, disk: 0.1 };
 
@@ -71,15 +71,15 @@ describe('placement filters', () => {
     expect(locationFilter.applies(placementRequest({ strategy: 'location', location: null }))).to.equal(false);
   });
 
-  it('capacity also keeps a server\'s account list within one agent-protocol frame (4096 ids, 64 KiB)', () => {
+  it('capacity also keeps a server\'s account list within one agent-protocol frame, with room for moves (4000 ids, 55 KiB)', () => {
     const id10 = 'a'.repeat(10);
-    const nearlyFull = serverView('s1', { max_accounts: 10_000, accounts: 500, account_list_bytes: ACCOUNT_LIST_BYTES - 12 });
+    const nearlyFull = serverView('s1', { max_accounts: 10_000, accounts: 500, account_list_bytes: PLACEMENT_LIST_BYTES - 12 });
     expect(capacityFilter.passes(nearlyFull, placementRequest({ account_id: 'a'.repeat(9) }))).to.equal(true);
     expect(capacityFilter.passes(nearlyFull, placementRequest({ account_id: id10 }))).to.equal(false);
     expect(capacityFilter.reason(nearlyFull, placementRequest({ account_id: id10 }))).to.match(/^account list full: the agent protocol carries at most 4096 ids/);
     // The count: near the byte limit the exact check counts ids too; elsewhere max_accounts,
-    // which the config clamps to 4096, does.
-    const manyIds = serverView('s2', { max_accounts: 10_000, accounts: MAX_ACCOUNT_LIST, account_list_bytes: ACCOUNT_LIST_BYTES - 100 });
+    // which the config lowers to 4000, does.
+    const manyIds = serverView('s2', { max_accounts: 10_000, accounts: PLACEMENT_MAX_IDS, account_list_bytes: PLACEMENT_LIST_BYTES - 100 });
     expect(capacityFilter.passes(manyIds, placementRequest({ account_id: id10 }))).to.equal(false);
     // The decision path (fused filters) and the explanation agree.
     const [candidate] = rankServers([nearlyFull], placementRequest({ account_id: id10 }), WEIGHTS);

@@ -7,16 +7,25 @@
 import { ACCOUNT_LIST_BYTES, MAX_ACCOUNT_LIST, accountListBytes } from '../../../shared/protocol.js';
 import type { Filter, PlacementRequest, ServerView } from '../types.js';
 
+/**
+ * Placement stops short of the protocol's limits: an account moving away still has its
+ * file on the worker (and in the agent's report) for a moment after a new one took its
+ * place, so reports keep room for 96 such ids or 8 KiB of them.
+ */
+export const PLACEMENT_MAX_IDS = MAX_ACCOUNT_LIST - 96;
+/** Bytes of ids placement fills a server's list up to (see {@link PLACEMENT_MAX_IDS}). */
+export const PLACEMENT_LIST_BYTES = ACCOUNT_LIST_BYTES - 8 * 1024;
+
 /** A list at most this long has room for any account id (128 characters at most). */
-const ROOM_FOR_ANY_ID = ACCOUNT_LIST_BYTES - accountListBytes('x'.repeat(128));
+const ROOM_FOR_ANY_ID = PLACEMENT_LIST_BYTES - accountListBytes('x'.repeat(128));
 
 /**
  * The exact check, for a list near its limit. The count needs no check of its own on the
- * common path: `max_accounts` above 4096 is clamped when the config is loaded.
+ * common path: `max_accounts` above {@link PLACEMENT_MAX_IDS} is lowered when the config is loaded.
  */
 function listHasRoom(server: ServerView, request: PlacementRequest): boolean {
-  return server.accounts < MAX_ACCOUNT_LIST &&
-    server.account_list_bytes + accountListBytes(request.account_id) <= ACCOUNT_LIST_BYTES;
+  return server.accounts < PLACEMENT_MAX_IDS &&
+    server.account_list_bytes + accountListBytes(request.account_id) <= PLACEMENT_LIST_BYTES;
 }
 
 /** Rejects full servers: "full: 5/5 accounts", or a full account list. */
@@ -27,6 +36,6 @@ export const capacityFilter = {
   passes: (server, request) => server.accounts < server.max_accounts &&
     (server.account_list_bytes <= ROOM_FOR_ANY_ID || listHasRoom(server, request)),
   reason: (server, request) => (server.accounts < server.max_accounts
-    ? `account list full: the agent protocol carries at most ${MAX_ACCOUNT_LIST} ids in ${ACCOUNT_LIST_BYTES} bytes (${server.accounts} ids, ${server.account_list_bytes} bytes)`
+    ? `account list full: the agent protocol carries at most ${MAX_ACCOUNT_LIST} ids in ${ACCOUNT_LIST_BYTES} bytes; placement stops at ${PLACEMENT_MAX_IDS} ids, ${PLACEMENT_LIST_BYTES} bytes (${server.accounts} ids, ${server.account_list_bytes} bytes)`
     : `full: ${server.accounts}/${server.max_accounts} accounts`),
 } as const satisfies Filter;
