@@ -3,7 +3,10 @@
  * (`<account_id>.session`) on workers and in the controller's store, so it may hold
  * no path separator, cannot start with a dot and is bounded in length.
  */
-export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$/;
+/** Longest account id, in characters. */
+export const MAX_ACCOUNT_ID_LENGTH = 128;
+
+export const ACCOUNT_ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,${MAX_ACCOUNT_ID_LENGTH - 1}}$`);
 
 /** Server ids appear in headers, URLs and file names: the same shape as account ids. */
 export const SERVER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

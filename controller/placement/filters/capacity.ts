@@ -4,6 +4,7 @@
  * (SPEC §6: 64 KiB a frame): `welcome`, `assign` and the agent's `report` carry it whole,
  * and a server whose list outgrew a frame could neither be told its accounts nor report.
  */
+import { MAX_ACCOUNT_ID_LENGTH } from '../../../shared/ids.js';
 import { ACCOUNT_LIST_BYTES, MAX_ACCOUNT_LIST, accountListBytes } from '../../../shared/protocol.js';
 import type { Filter, PlacementRequest, ServerView } from '../types.js';
 
@@ -16,8 +17,8 @@ export const PLACEMENT_MAX_IDS = MAX_ACCOUNT_LIST - 96;
 /** Bytes of ids placement fills a server's list up to (see {@link PLACEMENT_MAX_IDS}). */
 export const PLACEMENT_LIST_BYTES = ACCOUNT_LIST_BYTES - 8 * 1024;
 
-/** A list at most this long has room for any account id (128 characters at most). */
-const ROOM_FOR_ANY_ID = PLACEMENT_LIST_BYTES - accountListBytes('x'.repeat(128));
+/** A list at most this long has room for any account id. */
+const ROOM_FOR_ANY_ID = PLACEMENT_LIST_BYTES - (MAX_ACCOUNT_ID_LENGTH + accountListBytes(''));
 
 /**
  * The exact check, for a list near its limit. The count needs no check of its own on the
