@@ -54,6 +54,8 @@ export class Agent {
   private stateValue: AgentState = 'starting';
   private syncIntervalMs: number;
   private syncTimer: NodeJS.Timeout | null = null;
+  /** When the last scan of the directory finished (performance.now()). */
+  private lastSyncAt = Number.NEGATIVE_INFINITY;
   private running = false;
   /** Directory changes happen one at a time. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -117,14 +119,23 @@ export class Agent {
     return next;
   }
 
-  /** Keeps hooks (and, when fenced, the directory) in line between reports. */
-  private scheduleSync(): void {
+  /**
+   * Keeps hooks (and, when fenced, the directory) in line while no reports go out
+   * (disconnected, fenced). Every report scans the directory too, so while reports flow
+   * this timer finds a recent scan and only waits: one scan per interval, not two.
+   */
+  private scheduleSync(delayMs = this.syncIntervalMs): void {
     if (!this.running) return;
     this.syncTimer = setTimeout(() => {
+      const sinceScan = performance.now() - this.lastSyncAt;
+      if (sinceScan < this.syncIntervalMs) {
+        this.scheduleSync(this.syncIntervalMs - sinceScan);
+        return;
+      }
       void this.exclusive(() => this.sync())
         .catch((e) => this.log.error({ err: e }, 'scanning sessions_dir failed'))
         .finally(() => this.scheduleSync());
-    }, this.syncIntervalMs);
+    }, delayMs);
   }
 
   private async onWelcome(message: WelcomeMessage): Promise<void> {
@@ -178,6 +189,7 @@ export class Agent {
   /** Scans the directory; runs hooks for changes (active) or fences what appeared (fenced). */
   private async sync(): Promise<string[]> {
     const present = await this.dir.scan();
+    this.lastSyncAt = performance.now();
     if (this.stateValue === 'fenced') {
       if (present.length > 0) await this.fence(present);
       return this.dir.scan();

@@ -4,10 +4,13 @@
  *
  * Kept cheap on purpose (one sample every few seconds, for months): cpu comes from
  * `os.cpus()` tick deltas (systeminformation's `currentLoad` formula, without the shell
- * it spawns for steal/guest ticks), memory from systeminformation's `mem()` (one read of
- * /proc/meminfo), disk from one `statfs(2)` call, with systeminformation's `fsSize()`
- * (which runs `df`) only as a fallback.
+ * it spawns for steal/guest ticks), memory from one synchronous read of /proc/meminfo
+ * with systeminformation's `mem()` formula (`mem()` itself reads the file through five
+ * thread-pool round trips and calls `os.freemem()` six times; it stays the fallback where
+ * /proc/meminfo has no MemAvailable), disk from one `statfs(2)` call, with
+ * systeminformation's `fsSize()` (which runs `df`) only as a fallback.
  */
+import { readFileSync } from 'node:fs';
 import { statfs, realpath } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -60,6 +63,22 @@ function cpuTicks(): CpuTicks {
   return { busy, total };
 }
 
+/**
+ * Memory in use as systeminformation's `mem()` counts it, `active = total − available`
+ * (so buffers and page cache are free), from the text of /proc/meminfo. Null when the
+ * text lacks MemTotal or MemAvailable (kernels before 3.14, other systems).
+ */
+export function meminfoUse(text: string): { total: number; active: number } | null {
+  const kib = (key: string): number | null => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(text);
+    return m ? Number(m[1]) * 1024 : null;
+  };
+  const total = kib('MemTotal');
+  const available = kib('MemAvailable');
+  if (!total || available === null) return null;
+  return { total, active: total - available };
+}
+
 /** Clamps to 0–100 with two decimals; NaN becomes 0. */
 export function toPercent(value: number): number {
   if (!Number.isFinite(value)) return 0;
@@ -82,6 +101,7 @@ export class SystemMetrics implements MetricsSource {
   private readonly sessionsDir: string;
   private last: CpuTicks;
   private lastCpuPercent = 0;
+  private realSessionsDir: string | undefined;
 
   constructor(options: { sessionsDir: string }) {
     this.sessionsDir = options.sessionsDir;
@@ -102,13 +122,25 @@ export class SystemMetrics implements MetricsSource {
   }
 
   private async memoryPercent(): Promise<number> {
+    let text = '';
+    try {
+      // procfs answers from memory: no disk wait to keep off the event loop.
+      text = readFileSync('/proc/meminfo', 'latin1');
+    } catch {
+      // not Linux: systeminformation knows the other systems
+    }
+    const use = meminfoUse(text);
+    if (use) return toPercent((use.active / use.total) * 100);
     const mem = await si.mem();
     const total = mem.total || os.totalmem();
     return toPercent((mem.active / total) * 100);
   }
 
   private async diskPercent(): Promise<number> {
-    const path = await realpath(this.sessionsDir).catch(() => this.sessionsDir);
+    // Resolved once (one thread-pool trip less per report); again after a failure, in
+    // case the directory was replaced or remounted.
+    this.realSessionsDir ??= await realpath(this.sessionsDir).catch(() => undefined);
+    const path = this.realSessionsDir ?? this.sessionsDir;
     try {
       const s = await statfs(path);
       const used = (s.blocks - s.bfree) * s.bsize;
@@ -116,6 +148,7 @@ export class SystemMetrics implements MetricsSource {
       // Same figure as df's Use%: blocks reserved for root do not count as free.
       return usable > 0 ? toPercent((used / usable) * 100) : 0;
     } catch {
+      this.realSessionsDir = undefined;
       const mounts = await si.fsSize();
       return toPercent(mountFor(path, mounts)?.use ?? 0);
     }

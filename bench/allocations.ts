@@ -31,6 +31,8 @@ import { liveSessions, startAgents, startWorkers, waitEligible, writeBenchConfig
 const WORKERS = 4;
 const CONCURRENCY = 16;
 const SESSION_BYTES = 28 * 1024;
+/** Allocations made before the measured ones (not counted): the JIT and the pools warm up. */
+const WARMUP = 400;
 const BASELINE_MAIN = fileURLToPath(new URL('./support/baseline-controller.js', import.meta.url));
 
 interface Outcome {
@@ -49,14 +51,15 @@ interface Outcome {
   cpuCeiling: number;
 }
 
-async function runSetup(label: string, accounts: number, baseline: boolean, options: BenchOptions): Promise<Outcome> {
+async function runSetup(label: string, accounts: number, warmup: number, baseline: boolean, options: BenchOptions): Promise<Outcome> {
   const dir = tempDir(`berth-bench-alloc-${label}-`);
   const workers = await startWorkers(WORKERS);
   const configFile = writeBenchConfig(dir, workers, accounts);
   const incoming = join(dir, 'sessions', 'incoming');
   mkdirSync(incoming, { recursive: true });
   const ids = Array.from({ length: accounts }, (_, i) => `${label}${String(i).padStart(6, '0')}`);
-  for (const id of ids) writeFileSync(join(incoming, `${id}.session`), randomBytes(SESSION_BYTES));
+  const warmIds = Array.from({ length: warmup }, (_, i) => `${label}w${String(i).padStart(6, '0')}`);
+  for (const id of [...warmIds, ...ids]) writeFileSync(join(incoming, `${id}.session`), randomBytes(SESSION_BYTES));
   const controller = new BenchController({ configFile, cwd: dir, nodeArgs: profileArgs(options.profileDir), ...(baseline ? { script: BASELINE_MAIN } : {}) });
   const agents: ReturnType<typeof startAgents> = [];
   try {
@@ -65,6 +68,14 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
     const api = Api.for(controller.port);
     await waitEligible(api, WORKERS);
     const client = new LoadClient(controller.port, CONCURRENCY);
+    const allocate = (id: string) => client.call('POST', '/allocation/allocate', { account_id: id, session_file: `incoming/${id}.session`, script_id: 'bench' });
+    let warm = 0;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (warm < warmIds.length) {
+        const r = await allocate(warmIds[warm++]!);
+        if (r.status !== 201) throw new Error(`warm-up allocation failed: ${r.status} ${r.text.slice(0, 200)}`);
+      }
+    }));
     const latencies: number[] = [];
     let next = 0;
     let failed = 0;
@@ -78,7 +89,7 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
       while (next < ids.length) {
         const id = ids[next++]!;
         const s = performance.now();
-        const r = await client.call('POST', '/allocation/allocate', { account_id: id, session_file: `incoming/${id}.session`, script_id: 'bench' });
+        const r = await allocate(id);
         latencies.push(performance.now() - s);
         if (r.status !== 201) {
           failed++;
@@ -89,7 +100,7 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
     const seconds = (performance.now() - t0) / 1000;
     const used = cpu.stop();
     client.close();
-    const onWorkers = workers.reduce((n, w) => n + liveSessions(w).length, 0);
+    const onWorkers = workers.reduce((n, w) => n + liveSessions(w).length, 0) - warmIds.length;
     const cpuMsPerAllocation = (1000 * Object.values(used.byGroup).reduce((a, b) => a + b, 0)) / ids.length;
     const out: Outcome = {
       perSecond: (ids.length - failed) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
@@ -109,8 +120,9 @@ async function runSetup(label: string, accounts: number, baseline: boolean, opti
 
 async function run(options: BenchOptions): Promise<Figure[]> {
   const accounts = options.quick ? 400 : 2_000;
-  const pooled = await runSetup('p', accounts, false, options);
-  const base = await runSetup('b', accounts, true, options);
+  const warmup = options.quick ? 100 : WARMUP;
+  const pooled = await runSetup('p', accounts, warmup, false, options);
+  const base = await runSetup('b', accounts, warmup, true, options);
   const ratio = pooled.perSecond / base.perSecond;
   const n = fmt(accounts);
   return [

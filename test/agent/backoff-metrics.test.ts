@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { BACKOFF_CAP_MS, BACKOFF_FLOOR_MS, backoffDelay } from '../../agent/connection.js';
-import { mountFor, SystemMetrics, toPercent } from '../../agent/metrics.js';
+import { createRequire } from 'node:module';
+import { meminfoUse, mountFor, SystemMetrics, toPercent } from '../../agent/metrics.js';
 import { tempDir } from './helpers.js';
 
 describe('agent reconnect backoff', () => {
@@ -76,6 +77,32 @@ describe('agent metrics', () => {
       expect(s.disk_percent, 'the filesystem of a temp dir holds something').to.be.greaterThan(0);
       expect(s.load_avg).to.have.length(3);
       for (const v of s.load_avg) expect(v).to.be.at.least(0);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('reads memory in use from /proc/meminfo as systeminformation counts it (total − available)', () => {
+    const text = [
+      'MemTotal:       24684084 kB', 'MemFree:        18001232 kB', 'MemAvailable:   21500000 kB',
+      'Buffers:          123456 kB', 'Cached:          3000000 kB', 'SwapTotal:              0 kB', '',
+    ].join('\n');
+    expect(meminfoUse(text)).to.deep.equal({ total: 24684084 * 1024, active: (24684084 - 21500000) * 1024 });
+    // Without MemAvailable (kernels before 3.14) the agent asks systeminformation instead.
+    expect(meminfoUse(text.replace(/^MemAvailable.*$/m, ''))).to.equal(null);
+    expect(meminfoUse('')).to.equal(null);
+    expect(meminfoUse('MemTotal: x kB\nMemAvailable: 1 kB')).to.equal(null);
+  });
+
+  it('reports the same memory figure as systeminformation\'s mem() on this machine', async function () {
+    const dir = tempDir();
+    try {
+      type Mem = { mem(): Promise<{ active: number; total: number }> };
+      const si = createRequire(import.meta.url)('systeminformation/lib/memory.js') as Mem;
+      const metrics = new SystemMetrics({ sessionsDir: dir.path });
+      const [ours, theirs] = [await metrics.sample(), await si.mem()];
+      // Read a moment apart, so allow other processes' churn: half a point.
+      expect(Math.abs(ours.memory_percent - (100 * theirs.active) / theirs.total)).to.be.below(0.5);
     } finally {
       dir.cleanup();
     }
