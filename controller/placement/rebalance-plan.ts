@@ -16,6 +16,8 @@
  *
  * Cost: O(n log n + moves · (log n + accounts of the source)).
  */
+import { accountListBytes } from '../../shared/protocol.js';
+import { ROOM_FOR_ANY_ID } from './filters/capacity.js';
 import { DISK_LIMIT_PERCENT } from './filters/disk.js';
 import { LazyHeap } from './lazy-heap.js';
 import { normaliseWeights, roundScore, scoreOf } from './scorers/load-score.js';
@@ -81,6 +83,8 @@ export function planRebalance(servers: readonly RebalanceServer[], weights: Weig
   const mem = new Float64Array(n);
   const acc = new Float64Array(n);
   const score = new Float64Array(n);
+  /** Each server's account list, JSON bytes (the capacity filter's frame limit). */
+  const listBytes = new Float64Array(n);
   const version = new Uint32Array(n);
   const setAside = new Uint8Array(n);
   const rescore = (i: number): void => {
@@ -103,13 +107,17 @@ export function planRebalance(servers: readonly RebalanceServer[], weights: Weig
     cpu[i] = server.cpu_percent;
     mem[i] = server.memory_percent;
     acc[i] = Math.max(server.accounts, accounts.length);
+    listBytes[i] = server.account_list_bytes;
     rescore(i);
     pushAll(i);
   }
 
   const current = (i: number, v: number): boolean => version[i] === v;
+  // As the capacity filter: a target's list must keep room for any id (the account is
+  // chosen after the target; max_accounts already stays under the list's id limit).
   const canTake = (i: number, v: number): boolean =>
-    version[i] === v && acc[i]! < set[i]!.server.max_accounts && set[i]!.server.disk_percent < DISK_LIMIT_PERCENT;
+    version[i] === v && acc[i]! < set[i]!.server.max_accounts && listBytes[i]! <= ROOM_FOR_ANY_ID &&
+    set[i]!.server.disk_percent < DISK_LIMIT_PERCENT;
   const stillSource = (i: number, v: number): boolean => version[i] === v && setAside[i] === 0;
   const summary = (): SpreadSummary => {
     const hi = highest.peek(current);
@@ -149,6 +157,9 @@ export function planRebalance(servers: readonly RebalanceServer[], weights: Weig
     cpu[to] += cpuShare;
     mem[to] += memShare;
     acc[to] += 1;
+    const bytes = accountListBytes(account.account_id);
+    listBytes[from] -= bytes;
+    listBytes[to] += bytes;
     rescore(from);
     rescore(to);
     version[from]! += 1;

@@ -9,7 +9,7 @@ import { place, rankServers } from '../../controller/placement/pipeline.js';
 import { DEFAULT_FILTERS, passesDefaultFilters } from '../../controller/placement/registry.js';
 import type { PlacementRequest } from '../../controller/placement/types.js';
 import { generateFleet, placementRequest, serverView, type ServerOverrides } from '../helpers/placement-builders.js';
-import { PLACEMENT_LIST_BYTES, PLACEMENT_MAX_IDS } from '../../controller/placement/filters/capacity.js';
+import { PLACEMENT_LIST_BYTES, PLACEMENT_MAX_IDS, ROOM_FOR_ANY_ID } from '../../controller/placement/filters/capacity.js';
 
 const WEIGHTS = { cpu: 0.3, memory: 0.3, accounts: 0.3, disk: 0.1 };
 
@@ -86,6 +86,16 @@ describe('placement filters', () => {
     expect(candidate!.eligible).to.equal(false);
     expect(place([nearlyFull], placementRequest({ account_id: id10 }), WEIGHTS).ok).to.equal(false);
     expect(place([nearlyFull], placementRequest({ account_id: 'a'.repeat(9) }), WEIGHTS).ok).to.equal(true);
+  });
+
+  it('rankings, which name no account, count a server eligible only if its list has room for the longest id', () => {
+    const roomForAny = serverView('s1', { max_accounts: 10_000, accounts: 500, account_list_bytes: ROOM_FOR_ANY_ID });
+    const roomForShort = serverView('s2', { max_accounts: 10_000, accounts: 500, account_list_bytes: ROOM_FOR_ANY_ID + 1 });
+    const ranked = rankServers([roomForAny, roomForShort], { strategy: 'load_balance' }, WEIGHTS);
+    expect(ranked.map((c) => [c.server_id, c.eligible])).to.deep.equal([['s1', true], ['s2', false]]);
+    expect(ranked[1]!.reasons.join(' ')).to.match(/account list full/);
+    // A placement of a real, short id still fits there.
+    expect(place([roomForShort], placementRequest({ account_id: 'a'.repeat(9) }), WEIGHTS).ok).to.equal(true);
   });
 
   it('the registry lists the default filters cheapest first', () => {

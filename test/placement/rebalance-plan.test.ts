@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { planRebalance, type RebalanceAccount, type RebalanceOptions, type RebalanceServer } from '../../controller/placement/rebalance-plan.js';
+import { ROOM_FOR_ANY_ID } from '../../controller/placement/filters/capacity.js';
 import type { Weights } from '../../controller/placement/types.js';
 import { generateFleet, serverView, type ServerOverrides } from '../helpers/placement-builders.js';
 
@@ -122,6 +123,23 @@ describe('rebalance planner', () => {
         before: { max_score: 60, min_score: 0, spread: 60 },
         after: { max_score: 60, min_score: 0, spread: 60 },
         moves: [{ account_id: 'y1', from_server_id: 'S1', to_server_id: 'T1', predicted_from_score: 45, predicted_to_score: 15 }],
+      },
+    },
+    {
+      // B's account list is one short id from the agent protocol's frame (SPEC §6), as
+      // placement counts it: C, scored higher, takes the account instead.
+      name: 'a target whose account list is near the frame limit is passed over',
+      servers: [
+        host('A', { cpu_percent: 80, memory_percent: 80 }, ['a4', 'a2', 'a1', 'a3']),
+        host('B', { account_list_bytes: ROOM_FOR_ANY_ID + 1 }),
+        host('C', { cpu_percent: 8, memory_percent: 8 }),
+      ],
+      options: { max_migrations: 1 },
+      // C 28,28,1 → 7 + 7 + 5 = 19
+      want: {
+        before: { max_score: 60, min_score: 0, spread: 60 },
+        after: { max_score: 45, min_score: 0, spread: 45 },
+        moves: [{ account_id: 'a1', from_server_id: 'A', to_server_id: 'C', predicted_from_score: 45, predicted_to_score: 19 }],
       },
     },
     {

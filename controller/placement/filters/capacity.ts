@@ -17,16 +17,19 @@ export const PLACEMENT_MAX_IDS = MAX_ACCOUNT_LIST - 96;
 /** Bytes of ids placement fills a server's list up to (see {@link PLACEMENT_MAX_IDS}). */
 export const PLACEMENT_LIST_BYTES = ACCOUNT_LIST_BYTES - 8 * 1024;
 
-/** A list at most this long has room for any account id. */
-const ROOM_FOR_ANY_ID = PLACEMENT_LIST_BYTES - (MAX_ACCOUNT_ID_LENGTH + accountListBytes(''));
+/** What the longest account id adds to a list, bytes. */
+const LONGEST_ID_BYTES = MAX_ACCOUNT_ID_LENGTH + accountListBytes('');
+/** A list at most this long (bytes) has room for any account id. */
+export const ROOM_FOR_ANY_ID = PLACEMENT_LIST_BYTES - LONGEST_ID_BYTES;
 
 /**
  * The exact check, for a list near its limit. The count needs no check of its own on the
  * common path: `max_accounts` above {@link PLACEMENT_MAX_IDS} is lowered when the config is loaded.
  */
 function listHasRoom(server: ServerView, request: PlacementRequest): boolean {
-  return server.accounts < PLACEMENT_MAX_IDS &&
-    server.account_list_bytes + accountListBytes(request.account_id) <= PLACEMENT_LIST_BYTES;
+  // A rankings query names no account (''): the list must then have room for any id.
+  const idBytes = request.account_id === '' ? LONGEST_ID_BYTES : accountListBytes(request.account_id);
+  return server.accounts < PLACEMENT_MAX_IDS && server.account_list_bytes + idBytes <= PLACEMENT_LIST_BYTES;
 }
 
 /** Rejects full servers: "full: 5/5 accounts", or a full account list. */
