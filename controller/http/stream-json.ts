@@ -3,26 +3,52 @@
  * rankings is megabytes of JSON: built as one string (and one buffer) it lands in V8's
  * large-object space on every call and drives full garbage collections, whose pauses
  * delay everything else on the event loop. Pieces of a few dozen KiB stay young and die
- * young.
+ * young, and once {@link BUFFER_BUDGET} bytes wait for the client the next piece is made
+ * only after they are taken, so a slow or stalled reader holds that much of the
+ * controller's memory, not the answer. A reader that keeps up gets the answer in one turn
+ * of the event loop, as before.
  */
 import type { Response } from 'express';
 
 /** Array items per piece: a piece of rankings rows is about 35 KiB. */
 const ITEMS_PER_PIECE = 100;
 
+/** Bytes of an answer that may wait in the server for its reader before writing pauses. */
+export const BUFFER_BUDGET = 512 * 1024;
+
 /**
  * Answers 200 with `{...head, [key]: [...]}`, the array's items given as JSON text by
  * `toJson` and written {@link ITEMS_PER_PIECE} at a time (chunked transfer encoding).
+ * Every item's text is made at once, before anything is written (`toJson` may read live
+ * state: the answer is one moment's); joining and writing wait for a slow client. Resolves
+ * when the answer is written or the client has gone.
  */
-export function sendJsonWithArray<T>(res: Response, head: Record<string, unknown>, key: string, items: readonly T[], toJson: (item: T, index: number) => string): void {
+export async function sendJsonWithArray<T>(res: Response, head: Record<string, unknown>, key: string, items: readonly T[], toJson: (item: T, index: number) => string): Promise<void> {
+  const texts = items.map((item, i) => toJson(item, i));
   const opening = JSON.stringify(head);
   res.status(200).type('application/json');
   res.write(`${opening.length > 2 ? `${opening.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`);
-  for (let start = 0; start < items.length; start += ITEMS_PER_PIECE) {
-    const end = Math.min(items.length, start + ITEMS_PER_PIECE);
-    const piece: string[] = [];
-    for (let i = start; i < end; i++) piece.push(toJson(items[i]!, i));
-    res.write(start === 0 ? piece.join(',') : `,${piece.join(',')}`);
+  for (let start = 0; start < texts.length; start += ITEMS_PER_PIECE) {
+    // Above the budget the last write returned false, so 'drain' comes once all is taken.
+    if (res.writableLength >= BUFFER_BUDGET && !(await drained(res))) return;
+    const piece = texts.slice(start, start + ITEMS_PER_PIECE).join(',');
+    res.write(start === 0 ? piece : `,${piece}`);
   }
   res.end(']}');
+}
+
+/** Waits until `res` can take more: true on 'drain', false when the connection is gone. */
+function drained(res: Response): Promise<boolean> {
+  if (res.destroyed || res.writableEnded) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (open: boolean) => () => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(open);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
 }

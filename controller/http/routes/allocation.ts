@@ -63,12 +63,12 @@ export function allocationRoutes(ctx: ApiContext): Router {
     res.json(await ctx.operations.rebalance(body));
   });
 
-  r.get('/allocation/rankings', (req, res) => {
+  r.get('/allocation/rankings', async (req, res) => {
     const q = parseInput(rankingsQuery, req.query, 'query');
     const { weights } = ctx.config().controller;
     const explain = q.explain === 'true';
     const candidates = rankServers(ctx.fleet.servers, { strategy: q.strategy ?? ctx.config().controller.default_strategy, script_id: q.script_id ?? null, location: q.location ?? null }, weights, { breakdown: explain });
-    sendJsonWithArray(res, { generated_at: new Date().toISOString(), weights }, 'servers', candidates, explain
+    await sendJsonWithArray(res, { generated_at: new Date().toISOString(), weights }, 'servers', candidates, explain
       ? (c, i) => JSON.stringify(rankingRow(i + 1, c, ctx.fleet.get(c.server_id)!, true))
       : (c, i) => rowTexts.text(i + 1, c, ctx.fleet.get(c.server_id)!));
   });
