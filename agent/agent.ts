@@ -42,6 +42,9 @@ export function agentVersion(): string {
   }
 }
 
+/** Intervals without a scan after which the timer scans by itself (see `scheduleSync`). */
+export const SCAN_GAP = 1.5;
+
 /** One worker's agent. */
 export class Agent {
   private readonly config: AgentConfig;
@@ -121,20 +124,21 @@ export class Agent {
 
   /**
    * Keeps hooks (and, when fenced, the directory) in line while no reports go out
-   * (disconnected, fenced). Every report scans the directory too, so while reports flow
-   * this timer finds a recent scan and only waits: one scan per interval, not two.
+   * (disconnected, fenced). Every report scans the directory too, so the timer scans only
+   * when no scan happened for {@link SCAN_GAP} intervals, judged inside the queue (after
+   * any report already waiting there): while reports flow, one scan per interval.
    */
   private scheduleSync(delayMs = this.syncIntervalMs): void {
     if (!this.running) return;
     this.syncTimer = setTimeout(() => {
-      const sinceScan = performance.now() - this.lastSyncAt;
-      if (sinceScan < this.syncIntervalMs) {
-        this.scheduleSync(this.syncIntervalMs - sinceScan);
-        return;
-      }
-      void this.exclusive(() => this.sync())
+      let waitMs = this.syncIntervalMs;
+      void this.exclusive(async () => {
+        const dueIn = this.lastSyncAt + SCAN_GAP * this.syncIntervalMs - performance.now();
+        if (dueIn > 0) waitMs = dueIn;
+        else await this.sync();
+      })
         .catch((e) => this.log.error({ err: e }, 'scanning sessions_dir failed'))
-        .finally(() => this.scheduleSync());
+        .finally(() => this.scheduleSync(waitMs));
     }, delayMs);
   }
 

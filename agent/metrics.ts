@@ -75,7 +75,8 @@ export function meminfoUse(text: string): { total: number; active: number } | nu
   };
   const total = kib('MemTotal');
   const available = kib('MemAvailable');
-  if (!total || available === null) return null;
+  // systeminformation also treats MemAvailable 0 as missing.
+  if (!total || !available) return null;
   return { total, active: total - available };
 }
 
@@ -101,7 +102,6 @@ export class SystemMetrics implements MetricsSource {
   private readonly sessionsDir: string;
   private last: CpuTicks;
   private lastCpuPercent = 0;
-  private realSessionsDir: string | undefined;
 
   constructor(options: { sessionsDir: string }) {
     this.sessionsDir = options.sessionsDir;
@@ -137,18 +137,15 @@ export class SystemMetrics implements MetricsSource {
   }
 
   private async diskPercent(): Promise<number> {
-    // Resolved once (one thread-pool trip less per report); again after a failure, in
-    // case the directory was replaced or remounted.
-    this.realSessionsDir ??= await realpath(this.sessionsDir).catch(() => undefined);
-    const path = this.realSessionsDir ?? this.sessionsDir;
     try {
-      const s = await statfs(path);
+      // statfs follows symlinks: the filesystem the directory is on now.
+      const s = await statfs(this.sessionsDir);
       const used = (s.blocks - s.bfree) * s.bsize;
       const usable = used + s.bavail * s.bsize;
       // Same figure as df's Use%: blocks reserved for root do not count as free.
       return usable > 0 ? toPercent((used / usable) * 100) : 0;
     } catch {
-      this.realSessionsDir = undefined;
+      const path = await realpath(this.sessionsDir).catch(() => this.sessionsDir);
       const mounts = await si.fsSize();
       return toPercent(mountFor(path, mounts)?.use ?? 0);
     }

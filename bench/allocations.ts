@@ -62,13 +62,15 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
   for (const id of [...warmIds, ...ids]) writeFileSync(join(incoming, `${id}.session`), randomBytes(SESSION_BYTES));
   const controller = new BenchController({ configFile, cwd: dir, nodeArgs: profileArgs(options.profileDir), ...(baseline ? { script: BASELINE_MAIN } : {}) });
   const agents: ReturnType<typeof startAgents> = [];
+  let client: LoadClient | undefined;
   try {
     await controller.ready();
     agents.push(...startAgents(controller.port, workers, dir));
     const api = Api.for(controller.port);
     await waitEligible(api, WORKERS);
-    const client = new LoadClient(controller.port, CONCURRENCY);
-    const allocate = (id: string) => client.call('POST', '/allocation/allocate', { account_id: id, session_file: `incoming/${id}.session`, script_id: 'bench' });
+    const load = new LoadClient(controller.port, CONCURRENCY);
+    client = load;
+    const allocate = (id: string) => load.call('POST', '/allocation/allocate', { account_id: id, session_file: `incoming/${id}.session`, script_id: 'bench' });
     let warm = 0;
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (warm < warmIds.length) {
@@ -99,7 +101,6 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
     }));
     const seconds = (performance.now() - t0) / 1000;
     const used = cpu.stop();
-    client.close();
     const onWorkers = workers.reduce((n, w) => n + liveSessions(w).length, 0) - warmIds.length;
     const cpuMsPerAllocation = (1000 * Object.values(used.byGroup).reduce((a, b) => a + b, 0)) / ids.length;
     const out: Outcome = {
@@ -111,6 +112,7 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
     options.log(`  CPU: ${out.cpu}`);
     return out;
   } finally {
+    client?.close();
     await Promise.all(agents.map((a) => a.stop()));
     await controller.stop();
     await Promise.all(workers.map((w) => w.dispose()));

@@ -3,10 +3,12 @@
  * rankings is megabytes of JSON: built as one string (and one buffer) it lands in V8's
  * large-object space on every call and drives full garbage collections, whose pauses
  * delay everything else on the event loop. Pieces of a few dozen KiB stay young and die
- * young, and once {@link BUFFER_BUDGET} bytes wait for the client the next piece is made
- * only after they are taken, so a slow or stalled reader holds that much of the
- * controller's memory, not the answer. A reader that keeps up gets the answer in one turn
- * of the event loop, as before.
+ * young, and once {@link BUFFER_BUDGET} bytes wait for the client the next piece is joined
+ * only after they are taken, so a slow reader holds that budget of written bytes plus the
+ * row texts not yet written (for rankings mostly each server's kept text, see
+ * ranking-rows.ts), not the answer twice over. A reader that keeps up gets the answer in
+ * one turn of the event loop, as before; one that takes nothing for
+ * {@link STALL_TIMEOUT_MS} loses its connection.
  */
 import type { Response } from 'express';
 
@@ -16,6 +18,9 @@ const ITEMS_PER_PIECE = 100;
 /** Bytes of an answer that may wait in the server for its reader before writing pauses. */
 export const BUFFER_BUDGET = 512 * 1024;
 
+/** How long a reader may take nothing of a waiting answer before its connection is closed. */
+export const STALL_TIMEOUT_MS = 30_000;
+
 /**
  * Answers 200 with `{...head, [key]: [...]}`, the array's items given as JSON text by
  * `toJson` and written {@link ITEMS_PER_PIECE} at a time (chunked transfer encoding).
@@ -23,31 +28,44 @@ export const BUFFER_BUDGET = 512 * 1024;
  * state: the answer is one moment's); joining and writing wait for a slow client. Resolves
  * when the answer is written or the client has gone.
  */
-export async function sendJsonWithArray<T>(res: Response, head: Record<string, unknown>, key: string, items: readonly T[], toJson: (item: T, index: number) => string): Promise<void> {
-  const texts = items.map((item, i) => toJson(item, i));
+export async function sendJsonWithArray<T>(
+  res: Response, head: Record<string, unknown>, key: string, items: readonly T[], toJson: (item: T, index: number) => string,
+  options: { stallTimeoutMs?: number } = {},
+): Promise<void> {
+  const texts: (string | undefined)[] = items.map((item, i) => toJson(item, i));
   const opening = JSON.stringify(head);
   res.status(200).type('application/json');
   res.write(`${opening.length > 2 ? `${opening.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`);
   for (let start = 0; start < texts.length; start += ITEMS_PER_PIECE) {
-    // Above the budget the last write returned false, so 'drain' comes once all is taken.
-    if (res.writableLength >= BUFFER_BUDGET && !(await drained(res))) return;
-    const piece = texts.slice(start, start + ITEMS_PER_PIECE).join(',');
+    // Wait only when a write said so ('drain' then comes once all is taken).
+    if (res.writableLength >= BUFFER_BUDGET && res.writableNeedDrain && !(await drained(res, options.stallTimeoutMs ?? STALL_TIMEOUT_MS))) return;
+    const end = Math.min(texts.length, start + ITEMS_PER_PIECE);
+    const piece = texts.slice(start, end).join(',');
+    texts.fill(undefined, start, end); // written: let the rows' texts go
     res.write(start === 0 ? piece : `,${piece}`);
   }
   res.end(']}');
 }
 
-/** Waits until `res` can take more: true on 'drain', false when the connection is gone. */
-function drained(res: Response): Promise<boolean> {
+/**
+ * Waits until `res` can take more: true on 'drain'; false when the connection is gone or
+ * the reader took nothing for `stallMs` (the connection is then closed).
+ */
+function drained(res: Response, stallMs: number): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return Promise.resolve(false);
   return new Promise((resolve) => {
     const done = (open: boolean) => () => {
+      clearTimeout(timer);
       res.off('drain', onDrain);
       res.off('close', onClose);
       resolve(open);
     };
     const onDrain = done(true);
     const onClose = done(false);
+    const timer = setTimeout(() => {
+      onClose();
+      res.destroy();
+    }, stallMs);
     res.once('drain', onDrain);
     res.once('close', onClose);
   });

@@ -63,10 +63,13 @@ describe('agent import graph', function () {
       agent.child.kill('SIGTERM');
       expect((await agent.exited).code, agent.output()).to.equal(0);
 
+      const commonJs = readFileSync(`${out}.cjs`, 'utf8').split('\n').filter(Boolean);
       const loaded = [
         ...readFileSync(`${out}.esm`, 'utf8').split('\n'),
-        ...readFileSync(`${out}.cjs`, 'utf8').split('\n'),
+        ...commonJs,
       ].filter(Boolean).map((u) => (u.startsWith('file:') ? new URL(u).pathname : u));
+      // Both lists are recorded: CommonJS packages (pino) show in the require cache.
+      expect(commonJs.some((p) => /\/node_modules\/pino\//.test(p)), 'pino in the CommonJS list').to.equal(true);
       // The recording works: the agent's own parts and its dependencies are seen.
       for (const wanted of [/\/dist\/agent\/connection\.js$/, /\/dist\/shared\/protocol-schema\.js$/, /\/node_modules\/ws\//, /\/node_modules\/pino\//, /\/node_modules\/zod\//]) {
         expect(loaded.some((p) => wanted.test(p)), `expected a module matching ${wanted}`).to.equal(true);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { get, type Server } from 'node:http';
+import { get, type IncomingMessage, type Server } from 'node:http';
 import { BUFFER_BUDGET, sendJsonWithArray } from '../../controller/http/stream-json.js';
 
 describe('http: JSON answers written in pieces', () => {
@@ -12,6 +12,7 @@ describe('http: JSON answers written in pieces', () => {
   /** The most bytes the /live handler had waiting in the response at any moment. */
   let buffered = 0;
   let handlerDone = false;
+  let stallHandlerDone = false;
   before(async () => {
     const app = express();
     app.get('/n/:n', (req, res) => {
@@ -19,6 +20,11 @@ describe('http: JSON answers written in pieces', () => {
       sendJsonWithArray(res, { generated_at: 'now', weights: { cpu: 0.5 } }, 'servers', items, (it, i) => JSON.stringify({ rank: i + 1, ...it }));
     });
     app.get('/bare', (_req, res) => sendJsonWithArray(res, {}, 'items', [1, 2, 3], (n) => String(n * 2)));
+    app.get('/stall', async (_req, res) => {
+      const items = Array.from({ length: BIG }, (_, i) => ({ id: `s${i}`, pad: 'x'.repeat(280) }));
+      await sendJsonWithArray(res, {}, 'servers', items, (it) => JSON.stringify(it), { stallTimeoutMs: 300 });
+      stallHandlerDone = true;
+    });
     app.get('/live', async (_req, res) => {
       // Live objects, changed while the answer is being written.
       const live = Array.from({ length: BIG }, (_, i) => ({ id: `s${i}`, cpu: 1, pad: 'x'.repeat(280) }));
@@ -84,5 +90,22 @@ describe('http: JSON answers written in pieces', () => {
     });
     for (let i = 0; i < 200 && !handlerDone; i++) await new Promise((r) => setTimeout(r, 10));
     expect(handlerDone, 'the handler finished after its client left').to.equal(true);
+  });
+
+  it('a reader that takes nothing for the stall timeout loses its connection, and the writing ends', async () => {
+    stallHandlerDone = false;
+    let response: IncomingMessage | undefined;
+    const req = get(`${base}/stall`, (res) => {
+      response = res;
+      res.pause(); // takes nothing
+    });
+    req.on('error', () => undefined);
+    for (let i = 0; i < 300 && !stallHandlerDone; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(stallHandlerDone, 'the handler gave up on the stalled reader').to.equal(true);
+    // Reading again, the client finds the connection closed before the answer's end.
+    const ending = await new Promise<string>((resolve) => {
+      response!.on('end', () => resolve('end')).on('error', () => resolve('cut')).on('close', () => resolve('cut')).resume();
+    });
+    expect(ending).to.equal('cut');
   });
 });

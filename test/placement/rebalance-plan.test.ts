@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { planRebalance, type RebalanceAccount, type RebalanceOptions, type RebalanceServer } from '../../controller/placement/rebalance-plan.js';
 import { ROOM_FOR_ANY_ID } from '../../controller/placement/filters/capacity.js';
 import type { Weights } from '../../controller/placement/types.js';
+import { accountListBytes } from '../../shared/protocol.js';
 import { generateFleet, serverView, type ServerOverrides } from '../helpers/placement-builders.js';
 
 /** 0.25 cpu, 0.25 memory, 0.5 accounts: hand-checked figures stay exact. */
@@ -10,7 +11,9 @@ const NOW = 1_700_000_000_000;
 
 function host(id: string, overrides: ServerOverrides, accountIds: string[] = [], moved: Record<string, number> = {}): RebalanceServer {
   const accounts: RebalanceAccount[] = accountIds.map((account_id) => ({ account_id, script_id: 'S', last_moved_at: moved[account_id] ?? null }));
-  return { server: serverView(id, { accounts: accountIds.length, ...overrides }), accounts };
+  // The list's JSON bytes as the fleet keeps them, unless the case says otherwise.
+  const listBytes = accountIds.reduce((n, a) => n + accountListBytes(a), 0);
+  return { server: serverView(id, { accounts: accountIds.length, account_list_bytes: listBytes, ...overrides }), accounts };
 }
 
 function options(overrides: Partial<RebalanceOptions> = {}): RebalanceOptions {
@@ -140,6 +143,26 @@ describe('rebalance planner', () => {
         before: { max_score: 60, min_score: 0, spread: 60 },
         after: { max_score: 45, min_score: 0, spread: 45 },
         moves: [{ account_id: 'a1', from_server_id: 'A', to_server_id: 'C', predicted_from_score: 45, predicted_to_score: 19 }],
+      },
+    },
+    {
+      // B has room for one more id: it takes a1 (5 bytes), and then, though still the
+      // lowest score (15 against C's 20), is passed over for a2.
+      name: 'a target whose list fills up while planning takes no more',
+      servers: [
+        host('A', { cpu_percent: 80, memory_percent: 80 }, ['a4', 'a2', 'a1', 'a3']),
+        host('B', { account_list_bytes: ROOM_FOR_ANY_ID - 3 }),
+        host('C', { cpu_percent: 40, memory_percent: 40 }),
+      ],
+      options: { threshold: 0, max_migrations: 2 },
+      // a1 → B: 20,20,1 → 15; A 60,60,3 → 45. a2 → C: 60,60,1 → 15 + 15 + 5 = 35; A 40,40,2 → 30.
+      want: {
+        before: { max_score: 60, min_score: 0, spread: 60 },
+        after: { max_score: 35, min_score: 15, spread: 20 },
+        moves: [
+          { account_id: 'a1', from_server_id: 'A', to_server_id: 'B', predicted_from_score: 45, predicted_to_score: 15 },
+          { account_id: 'a2', from_server_id: 'A', to_server_id: 'C', predicted_from_score: 30, predicted_to_score: 35 },
+        ],
       },
     },
     {

@@ -1,0 +1,59 @@
+/**
+ * The agent scans its session directory once per report while reports flow, and on its
+ * own (hooks, fencing) only when reports stop. The real Agent runs in this process against
+ * a stand-in controller over a real WebSocket; its directory object is wrapped to count
+ * scans.
+ */
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { Agent, SCAN_GAP } from '../../agent/agent.js';
+import { loadAgentConfig } from '../../agent/config.js';
+import { PROTOCOL_VERSION } from '../../shared/protocol.js';
+import { createLogger } from '../../shared/log.js';
+import { sleep } from '../helpers/wait.js';
+import { messagesOf, StandInController, tempDir, waitFor } from './helpers.js';
+import { writeFileSync } from 'node:fs';
+
+const INTERVAL_MS = 100;
+
+describe('agent directory scans', function () {
+  this.timeout(20000);
+
+  it('one scan per report while reports flow; the timer scans alone once they stop', async () => {
+    const tmp = tempDir('berth-agent-scans-');
+    const controller = await StandInController.start();
+    const file = join(tmp.path, 'agent.json');
+    writeFileSync(file, JSON.stringify({ controller_url: controller.baseUrl, node_id: 'worker-01', token: 't0ken', sessions_dir: join(tmp.path, 'sessions'), report_interval_ms: INTERVAL_MS }));
+    const { config, env } = { ...loadAgentConfig({ file, env: {} }), env: {} };
+    const agent = new Agent({ config, logger: createLogger({ name: 'test', level: 'silent' }), env });
+    const dir = (agent as unknown as { dir: { scan(): Promise<string[]> } }).dir;
+    let scans = 0;
+    const scan = dir.scan.bind(dir);
+    dir.scan = () => { scans++; return scan(); };
+    try {
+      await agent.start();
+      const conn = await controller.connection(0);
+      await waitFor('hello', () => messagesOf(conn, 'hello')[0]);
+      conn.send({ type: 'welcome', protocol: PROTOCOL_VERSION, report_interval_ms: INTERVAL_MS, lease_ms: 60_000, assigned: [] });
+      await waitFor('first report', () => messagesOf(conn, 'report').length >= 1);
+      const [scans0, reports0] = [scans, messagesOf(conn, 'report').length];
+      await sleep(20 * INTERVAL_MS);
+      const [scans1, reports1] = [scans, messagesOf(conn, 'report').length];
+      expect(reports1 - reports0, 'reports flowed').to.be.at.least(10);
+      // Each report scans once; a scan of the timer's own would make it about two per report.
+      expect(scans1 - scans0, `scans for ${reports1 - reports0} reports`).to.be.at.most(reports1 - reports0 + 1);
+
+      // Reports stop (the controller is gone): the timer goes on scanning, about every
+      // SCAN_GAP intervals.
+      await controller.close();
+      const scans2 = scans;
+      await sleep(10 * INTERVAL_MS);
+      const alone = scans - scans2;
+      expect(alone, 'scans by the timer alone in 10 intervals').to.be.within(3, Math.ceil(10 / SCAN_GAP) + 1);
+    } finally {
+      await agent.stop();
+      await controller.close().catch(() => undefined);
+      tmp.cleanup();
+    }
+  });
+});
