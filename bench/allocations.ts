@@ -2,7 +2,8 @@
  * End-to-end allocations: POST /allocation/allocate over HTTP to the controller running
  * as its own process (SQLite store, default settings), which uploads over SFTP to 4 real
  * sshd on 127.0.0.2–5, each with its real agent reporting. 2,000 accounts of 28 KiB,
- * 16 requests in flight.
+ * 16 requests in flight, measured after 400 warm-up allocations (not counted) so the
+ * figure is the steady state, not the JIT's first seconds.
  *
  * Baseline, in the same run: the same controller code, HTTP path, SQLite store, placement
  * and `SessionTransfer` (`.part` write, fsync, rename), but its placer uploads over a
