@@ -40,8 +40,9 @@ describe('agent directory scans', function () {
       await sleep(20 * INTERVAL_MS);
       const [scans1, reports1] = [scans, messagesOf(conn, 'report').length];
       expect(reports1 - reports0, 'reports flowed').to.be.at.least(10);
-      // Each report scans once; a scan of the timer's own would make it about two per report.
-      expect(scans1 - scans0, `scans for ${reports1 - reports0} reports`).to.be.at.most(reports1 - reports0 + 1);
+      // Each report scans once; the timer scanning on its own too would make it about two
+      // per report (20 more here). A few spare for a report held up on a busy machine.
+      expect(scans1 - scans0, `scans for ${reports1 - reports0} reports`).to.be.at.most(reports1 - reports0 + 4);
 
       // Reports stop (the controller is gone): the timer goes on scanning, about every
       // SCAN_GAP intervals.
