@@ -236,13 +236,16 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
   /**
    * Health tick: a server whose last report is older than `downAfterMs` (or whose agent
-   * is gone) is down; every missed interval counts as a failure.
+   * is gone) is down; every missed interval counts as a failure (SPEC §6). A report is
+   * missed half an interval after it was due (reports are sent an interval after the
+   * previous one went out, plus the time to measure); a server that never reported
+   * misses one each interval since the controller started.
    */
   tick(now: number, downAfterMs: number, intervalMs: number, startedAt: number): void {
     for (const s of this.list) {
       const since = s.last_report_at ?? startedAt;
       const age = now - since;
-      s.consecutive_failures = Math.max(0, Math.floor(age / intervalMs) - (s.last_report_at === null ? 0 : 1));
+      s.consecutive_failures = Math.max(0, Math.floor((s.last_report_at === null ? age : age - intervalMs / 2) / intervalMs));
       const fresh = s.connected && s.last_report_at !== null && age < downAfterMs;
       if (s.healthy && !fresh) {
         s.healthy = false;
