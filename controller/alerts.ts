@@ -4,12 +4,9 @@
  * the same server is sent at most once per 5 minutes.
  */
 import type { Logger } from '../shared/log.js';
-import type { WebhookConfig } from './config.js';
+import { ALERT_EVENTS, type AlertEvent, type WebhookConfig } from './config.js';
 
-/** Every alert event. */
-export const ALERT_EVENTS = ['allocation_failed', 'server_down', 'server_up', 'server_overloaded', 'failover', 'rebalance', 'drift'] as const;
-/** One of {@link ALERT_EVENTS}. */
-export type AlertEvent = (typeof ALERT_EVENTS)[number];
+export { ALERT_EVENTS, type AlertEvent };
 
 /** An alert before it is stamped. */
 export interface Alert {

@@ -12,7 +12,11 @@ import { z } from 'zod';
 import { SERVER_ID_PATTERN } from '../shared/ids.js';
 import { PLACEMENT_MAX_IDS } from './placement/filters/capacity.js';
 import { STRATEGIES, type ServerStatus, type Strategy, type Weights } from './placement/types.js';
-import { ALERT_EVENTS } from './alerts.js';
+
+/** Every alert event (SPEC §9); webhooks name the ones they want. */
+export const ALERT_EVENTS = ['allocation_failed', 'server_down', 'server_up', 'server_overloaded', 'failover', 'rebalance', 'drift'] as const;
+/** One of {@link ALERT_EVENTS}. */
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
 
 /** One admin API token. */
 export interface ApiToken {
