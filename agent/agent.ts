@@ -129,9 +129,11 @@ export class Agent {
    * any report already waiting there): while reports flow, one scan per interval.
    */
   private scheduleSync(delayMs = this.syncIntervalMs): void {
+    if (this.syncTimer) clearTimeout(this.syncTimer); // one chain, even across stop/start
+    this.syncTimer = null;
     if (!this.running) return;
     this.syncTimer = setTimeout(() => {
-      let waitMs = this.syncIntervalMs;
+      let waitMs = SCAN_GAP * this.syncIntervalMs;
       void this.exclusive(async () => {
         const dueIn = this.lastSyncAt + SCAN_GAP * this.syncIntervalMs - performance.now();
         if (dueIn > 0) waitMs = dueIn;

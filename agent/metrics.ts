@@ -7,7 +7,7 @@
  * it spawns for steal/guest ticks), memory from one synchronous read of /proc/meminfo
  * with systeminformation's `mem()` formula (`mem()` itself reads the file through five
  * thread-pool round trips and calls `os.freemem()` six times; it stays the fallback where
- * /proc/meminfo has no MemAvailable), disk from one `statfs(2)` call, with
+ * /proc/meminfo has no MemAvailable or it is 0), disk from one `statfs(2)` call, with
  * systeminformation's `fsSize()` (which runs `df`) only as a fallback.
  */
 import { readFileSync } from 'node:fs';

@@ -18,7 +18,7 @@ const ITEMS_PER_PIECE = 100;
 /** Bytes of an answer that may wait in the server for its reader before writing pauses. */
 export const BUFFER_BUDGET = 512 * 1024;
 
-/** How long a reader may take nothing of a waiting answer before its connection is closed. */
+/** How long a reader may take nothing of an answer being sent before its connection is closed. */
 export const STALL_TIMEOUT_MS = 30_000;
 
 /**
@@ -35,10 +35,15 @@ export async function sendJsonWithArray<T>(
   const texts: (string | undefined)[] = items.map((item, i) => toJson(item, i));
   const opening = JSON.stringify(head);
   res.status(200).type('application/json');
+  // Inactivity of the connection while this answer is out, waiting or not (each write the
+  // client takes restarts it); when the answer is done the server's keep-alive timeout
+  // takes over the socket's timer.
+  res.setTimeout(options.stallTimeoutMs ?? STALL_TIMEOUT_MS, () => res.destroy());
   res.write(`${opening.length > 2 ? `${opening.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`);
   for (let start = 0; start < texts.length; start += ITEMS_PER_PIECE) {
+    if (res.destroyed) return;
     // Wait only when a write said so ('drain' then comes once all is taken).
-    if (res.writableLength >= BUFFER_BUDGET && res.writableNeedDrain && !(await drained(res, options.stallTimeoutMs ?? STALL_TIMEOUT_MS))) return;
+    if (res.writableLength >= BUFFER_BUDGET && res.writableNeedDrain && !(await drained(res))) return;
     const end = Math.min(texts.length, start + ITEMS_PER_PIECE);
     const piece = texts.slice(start, end).join(',');
     texts.fill(undefined, start, end); // written: let the rows' texts go
@@ -47,25 +52,17 @@ export async function sendJsonWithArray<T>(
   res.end(']}');
 }
 
-/**
- * Waits until `res` can take more: true on 'drain'; false when the connection is gone or
- * the reader took nothing for `stallMs` (the connection is then closed).
- */
-function drained(res: Response, stallMs: number): Promise<boolean> {
+/** Waits until `res` can take more: true on 'drain', false when the connection is gone. */
+function drained(res: Response): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return Promise.resolve(false);
   return new Promise((resolve) => {
     const done = (open: boolean) => () => {
-      clearTimeout(timer);
       res.off('drain', onDrain);
       res.off('close', onClose);
       resolve(open);
     };
     const onDrain = done(true);
     const onClose = done(false);
-    const timer = setTimeout(() => {
-      onClose();
-      res.destroy();
-    }, stallMs);
     res.once('drain', onDrain);
     res.once('close', onClose);
   });

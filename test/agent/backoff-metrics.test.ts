@@ -105,7 +105,8 @@ describe('agent metrics', () => {
       const before = percent(await si.mem());
       const ours = (await metrics.sample()).memory_percent;
       const after = percent(await si.mem());
-      expect(ours).to.be.within(Math.min(before, after) - 0.05, Math.max(before, after) + 0.05);
+      // Half a point of margin: memory may also grow and shrink again between the reads.
+      expect(ours).to.be.within(Math.min(before, after) - 0.5, Math.max(before, after) + 0.5);
     } finally {
       dir.cleanup();
     }

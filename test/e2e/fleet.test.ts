@@ -133,7 +133,9 @@ describe('e2e: controller process with two real agents', function () {
       expect(saved.get('e1')!.last_report_at).to.equal(silent.last_report_at);
       expect(saved.get('e1')!.consecutive_failures).to.be.at.least(silent.consecutive_failures);
       expect(saved.get('e2')!.last_report_at).to.be.a('string');
-      expect(saved.get('e2')!.consecutive_failures).to.equal(0);
+      // A live agent: at most one report late at the last tick (reports every 200 ms here,
+      // missed 100 ms after due), where the silent one's count only grows.
+      expect(saved.get('e2')!.consecutive_failures).to.be.at.most(1);
     } finally {
       db.close();
     }

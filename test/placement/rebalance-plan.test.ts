@@ -146,7 +146,7 @@ describe('rebalance planner', () => {
       },
     },
     {
-      // B has room for one more id: it takes a1 (5 bytes), and then, though still the
+      // B has room for any id, once: it takes a1 (5 bytes), and then, though still the
       // lowest score (15 against C's 20), is passed over for a2.
       name: 'a target whose list fills up while planning takes no more',
       servers: [
