@@ -40,7 +40,9 @@ for (const c of cases) {
     });
 
     it('restarts into agreement: each cut move completed or rolled back', async () => {
-      fleet = await ProcessFleet.start(3, { maxAccounts: 30, controller: { failover_after_ms: 600_000 } });
+      // Scores from account counts alone: every worker reports the same machine, at
+      // different moments; cpu readings would only add noise to the rebalance's spread.
+      fleet = await ProcessFleet.start(3, { maxAccounts: 30, controller: { failover_after_ms: 600_000, weights: { cpu: 0, memory: 0, accounts: 1, disk: 0 } } });
       const { dir, dirs, api } = fleet;
       const ids = Array.from({ length: 24 }, (_, i) => `${c.prefix}${String(i).padStart(2, '0')}`);
       for (const id of ids) writeFileSync(join(dir, 'sessions', `${id}.session`), `session-${id}`);

@@ -23,6 +23,9 @@ function fileOn(world: World, serverId: string, accountId: string): string | nul
   return existsSync(p) ? readFileSync(p, 'utf8') : null;
 }
 
+/** Load scores from account counts alone (see the rebalance test). */
+const ACCOUNTS_ONLY = { cpu: 0, memory: 0, accounts: 1, disk: 0 };
+
 describe('safety: no session live on two workers', function () {
   this.timeout(90_000);
   let world: World;
@@ -34,7 +37,9 @@ describe('safety: no session live on two workers', function () {
   });
 
   it('rebalance moves accounts fenced-first and carries the runner\'s last write', async () => {
-    world = await World.start(3);
+    // Scores from account counts alone: every worker here reports the same busy machine, at
+    // different moments, and a cpu reading 50 points apart could hide the imbalance.
+    world = await World.start(3, { controller: { weights: ACCOUNTS_ONLY } });
     const ids = Array.from({ length: 8 }, (_, i) => `rb${i}`);
     for (const id of ids) expect(await world.allocate(id, { server_id: 'w1' })).to.equal('w1');
     const last = new Map(ids.map((id) => [id, runnerWrite(world, 'w1', id, 2)]));
