@@ -145,7 +145,11 @@ export class Agent {
   }
 
   private async onWelcome(message: WelcomeMessage): Promise<void> {
-    this.syncIntervalMs = message.report_interval_ms;
+    if (message.report_interval_ms !== this.syncIntervalMs) {
+      // The hook timer follows the controller's interval from now on, not after its old wait.
+      this.syncIntervalMs = message.report_interval_ms;
+      this.scheduleSync();
+    }
     const previous = this.stateValue;
     this.stateValue = 'active';
     await this.restore(message.assigned);
