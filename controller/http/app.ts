@@ -18,6 +18,9 @@ export const API_BASE = '/api/v1/group-ai';
 /** Largest JSON body (a base64 session of 10 MiB fits). */
 export const MAX_JSON_BYTES = 14 * 1024 * 1024;
 
+/** PUT /accounts/{id}/session: raw bytes whatever type the client declares (SPEC §5). */
+const SESSION_UPLOAD_PATH = /^\/accounts\/[^/]+\/session\/?$/;
+
 /** Builds the express app. */
 export function createApp(ctx: ApiContext, logger: Logger): Express {
   const app = express();
@@ -27,7 +30,8 @@ export function createApp(ctx: ApiContext, logger: Logger): Express {
   const api = express.Router();
   api.use(healthRoutes(ctx));
   api.use(requireToken(() => ctx.config().controller.api_tokens));
-  api.use(express.json({ limit: MAX_JSON_BYTES, strict: true, type: ['application/json', 'application/*+json'] }));
+  const json = express.json({ limit: MAX_JSON_BYTES, strict: true, type: ['application/json', 'application/*+json'] });
+  api.use((req, res, next) => (req.method === 'PUT' && SESSION_UPLOAD_PATH.test(req.path) ? next() : json(req, res, next)));
   api.use(metricsRoutes(ctx));
   api.use(allocationRoutes(ctx));
   api.use(accountsRoutes(ctx));

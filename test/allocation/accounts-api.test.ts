@@ -155,6 +155,11 @@ describe('allocation: the accounts API', function () {
     expect(missing.status).to.equal(404);
     expect(missing.body.error.code).to.equal('ACCOUNT_NOT_FOUND');
     expect((await rig.api.call('PUT', '/accounts/..%2Fx/session', second)).status).to.equal(400);
+    // Raw bytes whatever type the client declares: a session that is not JSON, sent as JSON.
+    const third = Buffer.from([0x7b, 0x00, 0xff, 0x22]);
+    const asJson = await rig.api.call('PUT', '/accounts/put-1/session', third, { 'content-type': 'application/json' });
+    expect(asJson.status, asJson.text).to.equal(200);
+    expect(readFileSync(join(rig.dir, 'sessions', 'put-1.session')).equals(third)).to.equal(true);
   });
 
   it("DELETE /accounts/{id} collects the worker's current copy into the store, removes it from the worker and records release", async () => {
