@@ -8,9 +8,17 @@
  * account's `on_unassign` waits for its `on_assign`), each bounded by a timeout. The exit
  * code is logged.
  */
-import { spawn } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { Logger } from '../shared/log.js';
 import type { AgentHooks } from './config.js';
+
+const require = createRequire(import.meta.url);
+/**
+ * node:child_process, loaded when the first hook runs: an agent without hooks never
+ * needs it, and it costs about 1 MB of RSS (bench/RESULTS.md, agent footprint).
+ */
+let childProcess: typeof ChildProcess | undefined;
 
 /** Which hook. */
 export type HookKind = 'on_assign' | 'on_unassign';
@@ -95,7 +103,8 @@ export class HookRunner {
         else this.log.warn({ ...fields, error: outcome.error, stderr: stderr.trim().slice(-512) || undefined }, 'hook failed');
         resolve(outcome);
       };
-      const child = spawn('/bin/sh', ['-c', command, 'berth-hook', accountId], {
+      childProcess ??= require('node:child_process') as typeof ChildProcess;
+      const child = childProcess.spawn('/bin/sh', ['-c', command, 'berth-hook', accountId], {
         env: { ...this.env, BERTH_ACCOUNT_ID: accountId },
         stdio: ['ignore', 'ignore', 'pipe'],
         // Its own process group, so a timeout kills the whole hook, children included.

@@ -39,6 +39,8 @@ const FORBIDDEN = [
   // fallbacks elsewhere), and its index, which loads every module it has, never.
   { name: 'zod 4', pattern: /\/node_modules\/zod\/(v4|index\.js|mini)\b/ },
   { name: 'systeminformation (a fallback only, off Linux)', pattern: /\/node_modules\/systeminformation\// },
+  // ~1 MB: loaded with the first hook, and this agent has none.
+  { name: 'node:child_process', pattern: /^node:child_process$/ },
 ];
 
 describe('agent import graph', function () {
