@@ -50,6 +50,16 @@ interface Outcome {
   cpuMsPerAllocation: number;
   /** The rate the machine's cores would allow at that cost if they did nothing else, /s. */
   cpuCeiling: number;
+  /** Share of the measured run the controller's event loop was busy (1 = saturated). */
+  loopBusy: number;
+}
+
+/** The controller's event-loop busy time so far, seconds (from its /metrics). */
+async function loopBusySeconds(api: Api): Promise<number> {
+  const r = await api.get('/metrics');
+  const m = /^berth_controller_event_loop_busy_seconds_total (\S+)$/m.exec(r.text);
+  if (r.status !== 200 || !m) throw new Error(`GET /metrics: ${r.status}, no event-loop figure`);
+  return Number(m[1]);
 }
 
 async function runSetup(label: string, accounts: number, warmup: number, baseline: boolean, options: BenchOptions): Promise<Outcome> {
@@ -86,6 +96,7 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
     const cpu = new CpuAccount(() => ({
       controller: [controller.pid], sshd: workers.flatMap((w) => w.processIds()), agents: agents.map((a) => a.proc.pid!),
     }));
+    const busy0 = await loopBusySeconds(api);
     cpu.start();
     const t0 = performance.now();
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
@@ -102,15 +113,16 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
     }));
     const seconds = (performance.now() - t0) / 1000;
     const used = cpu.stop();
+    const loopBusy = (await loopBusySeconds(api) - busy0) / seconds;
     const onWorkers = workers.reduce((n, w) => n + liveSessions(w).length, 0) - warmIds.length;
     const cpuMsPerAllocation = (1000 * Object.values(used.byGroup).reduce((a, b) => a + b, 0)) / ids.length;
     const out: Outcome = {
       perSecond: (ids.length - failed) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
       ok: ids.length - failed, failed, firstError, onWorkers, cpu: describeCpu(used, { count: ids.length, unit: 'allocation' }),
-      cpuMsPerAllocation, cpuCeiling: (1000 * availableParallelism()) / cpuMsPerAllocation,
+      cpuMsPerAllocation, cpuCeiling: (1000 * availableParallelism()) / cpuMsPerAllocation, loopBusy,
     };
     options.log(`allocations ${baseline ? 'baseline (fresh SSH connection per upload)' : 'pooled'}: ${fmt(out.perSecond, 1)}/s, p50 ${fmt(out.p50, 1)} ms, p99 ${fmt(out.p99, 1)} ms, ${out.ok} ok, ${failed} failed, ${onWorkers} session files on the workers${firstError ? `; first error ${firstError}` : ''}`);
-    options.log(`  CPU: ${out.cpu}`);
+    options.log(`  CPU: ${out.cpu}; the controller's event loop busy ${fmt(100 * loopBusy, 0)} % of the run`);
     return out;
   } finally {
     client?.close();
@@ -140,6 +152,7 @@ async function run(options: BenchOptions): Promise<Figure[]> {
       measured: `${fmt(pooled.cpuMsPerAllocation, 2)} ms; ${fmt(pooled.cpuCeiling, 0)}/s`, target: '—',
       ratio: `${fmt(pooled.cpuCeiling / base.perSecond, 2)}× baseline`, pass: null,
     },
+    { bench: 'allocations', name: 'pooled: controller event loop busy (share of the run)', measured: `${fmt(100 * pooled.loopBusy, 0)} %`, target: '—', pass: null },
     { bench: 'allocations', name: 'baseline (fresh SSH connection per upload): allocations/s', measured: fmt(base.perSecond, 1), target: '—', pass: null },
     { bench: 'allocations', name: 'baseline: p50 / p99 latency', measured: `${fmt(base.p50, 1)} / ${fmt(base.p99, 1)} ms`, target: '—', pass: null },
   ];

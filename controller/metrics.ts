@@ -3,6 +3,7 @@
  * by type and outcome, upload durations, agent connections and protocol errors, and
  * the process's own metrics. Per-server gauges are read from the fleet at scrape time.
  */
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Fleet } from './fleet/fleet.js';
 import { loadScore } from './placement/scorers/load-score.js';
@@ -22,6 +23,17 @@ export class ControllerMetrics {
   constructor(fleet: Fleet, weights: () => Weights, agentsConnected: () => number) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'berth_controller_' });
+    // Time the event loop spent running code rather than waiting: its rate over a window
+    // is the loop's utilisation (1 = saturated, the controller's ceiling).
+    let busyMs = performance.eventLoopUtilization().active;
+    new Counter({
+      name: 'berth_controller_event_loop_busy_seconds_total', help: 'Time the event loop spent busy (not waiting for I/O or timers)', registers: [r],
+      collect() {
+        const now = performance.eventLoopUtilization().active;
+        this.inc(Math.max(0, now - busyMs) / 1000);
+        busyMs = now;
+      },
+    });
     const perServer = (name: string, help: string, value: (s: Fleet['servers'][number]) => number) =>
       new Gauge({
         name, help, labelNames: ['server_id'], registers: [r],
