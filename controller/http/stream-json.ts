@@ -38,7 +38,14 @@ export async function sendJsonWithArray<T>(
   // Inactivity of the connection while this answer is out, waiting or not (each write the
   // client takes restarts it); when the answer is done the server's keep-alive timeout
   // takes over the socket's timer.
-  res.setTimeout(options.stallTimeoutMs ?? STALL_TIMEOUT_MS, () => res.destroy());
+  const stallMs = options.stallTimeoutMs ?? STALL_TIMEOUT_MS;
+  res.setTimeout(stallMs, () => res.destroy());
+  // Once the answer is out, the connection's timer is the server's again (a server with a
+  // keep-alive timeout has set it by now; without one, it is off).
+  const socket = res.socket; // detached from the response by the time it finishes
+  res.once('finish', () => {
+    if (socket && socket.timeout === stallMs) socket.setTimeout(0);
+  });
   res.write(`${opening.length > 2 ? `${opening.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`);
   for (let start = 0; start < texts.length; start += ITEMS_PER_PIECE) {
     if (res.destroyed) return;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { get, type IncomingMessage, type Server } from 'node:http';
+import { Agent, get, type IncomingMessage, type Server } from 'node:http';
 import { BUFFER_BUDGET, sendJsonWithArray } from '../../controller/http/stream-json.js';
 
 describe('http: JSON answers written in pieces', () => {
@@ -13,6 +13,8 @@ describe('http: JSON answers written in pieces', () => {
   let buffered = 0;
   let handlerDone = false;
   let stallHandlerDone = false;
+  /** The /timeouts answer's socket timer: while it is sent, then after it. */
+  const socketTimeouts: number[] = [];
   before(async () => {
     const app = express();
     app.get('/n/:n', (req, res) => {
@@ -20,6 +22,13 @@ describe('http: JSON answers written in pieces', () => {
       sendJsonWithArray(res, { generated_at: 'now', weights: { cpu: 0.5 } }, 'servers', items, (it, i) => JSON.stringify({ rank: i + 1, ...it }));
     });
     app.get('/bare', (_req, res) => sendJsonWithArray(res, {}, 'items', [1, 2, 3], (n) => String(n * 2)));
+    app.get('/timeouts', async (_req, res) => {
+      const socket = res.socket!;
+      const writing = sendJsonWithArray(res, {}, 'items', [1, 2, 3], (n) => String(n), { stallTimeoutMs: 300 });
+      socketTimeouts.push(socket.timeout ?? 0);
+      res.on('finish', () => setImmediate(() => socketTimeouts.push(socket.timeout ?? 0)));
+      await writing;
+    });
     app.get('/stall', async (_req, res) => {
       const items = Array.from({ length: BIG }, (_, i) => ({ id: `s${i}`, pad: 'x'.repeat(280) }));
       await sendJsonWithArray(res, {}, 'servers', items, (it) => JSON.stringify(it), { stallTimeoutMs: 300 });
@@ -90,6 +99,23 @@ describe('http: JSON answers written in pieces', () => {
     });
     for (let i = 0; i < 200 && !handlerDone; i++) await new Promise((r) => setTimeout(r, 10));
     expect(handlerDone, 'the handler finished after its client left').to.equal(true);
+  });
+
+  it('leaves no stall timer on a kept-alive connection once the answer is out', async () => {
+    const keepAlive = server.keepAliveTimeout;
+    server.keepAliveTimeout = 0; // no keep-alive timer of the server's to replace ours
+    try {
+      socketTimeouts.length = 0;
+      const agent = new Agent({ keepAlive: true });
+      await new Promise<void>((resolve, reject) => {
+        get(`${base}/timeouts`, { agent }, (res) => res.resume().on('end', () => resolve())).on('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      agent.destroy();
+      expect(socketTimeouts, 'the socket timer during the answer, then after it').to.deep.equal([300, 0]);
+    } finally {
+      server.keepAliveTimeout = keepAlive;
+    }
   });
 
   it('a reader that takes nothing for the stall timeout loses its connection, and the writing ends', async () => {
