@@ -16,7 +16,8 @@ import type { AgentHooks } from './config.js';
 const require = createRequire(import.meta.url);
 /**
  * node:child_process, loaded when the first hook runs: an agent without hooks never
- * needs it, and it costs about 1 MB of RSS (bench/RESULTS.md, agent footprint).
+ * needs it (with the dgram it loads, ~1 MB in a bare node; 0.2–0.3 MB less agent RSS in
+ * paired runs, bench/RESULTS.md).
  */
 let childProcess: typeof ChildProcess | undefined;
 

@@ -19,7 +19,7 @@ export const API_BASE = '/api/v1/group-ai';
 export const MAX_JSON_BYTES = 14 * 1024 * 1024;
 
 /** PUT /accounts/{id}/session: raw bytes whatever type the client declares (SPEC §5). */
-const SESSION_UPLOAD_PATH = /^\/accounts\/[^/]+\/session\/?$/;
+const SESSION_UPLOAD_PATH = /^\/accounts\/[^/]+\/session\/?$/i; // routing ignores case too
 
 /** Builds the express app. */
 export function createApp(ctx: ApiContext, logger: Logger): Express {

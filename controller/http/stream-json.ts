@@ -44,7 +44,9 @@ export async function sendJsonWithArray<T>(
   // keep-alive timeout has set it by now; without one, it is off).
   const socket = res.socket; // detached from the response by the time it finishes
   res.once('finish', () => {
-    if (socket && socket.timeout === stallMs) socket.setTimeout(0);
+    // Not when a pipelined response has taken the connection (its timer is its own).
+    const next = (socket as { _httpMessage?: unknown } | null)?._httpMessage;
+    if (socket && socket.timeout === stallMs && next == null) socket.setTimeout(0);
   });
   res.write(`${opening.length > 2 ? `${opening.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`);
   for (let start = 0; start < texts.length; start += ITEMS_PER_PIECE) {

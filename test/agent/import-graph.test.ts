@@ -23,7 +23,10 @@ import { register, createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS_SOURCE)}), { data: { out: ${JSON.stringify(`${out}.esm`)} } });
 const require = createRequire(import.meta.url);
-process.on('exit', () => writeFileSync(${JSON.stringify(`${out}.cjs`)}, Object.keys(require.cache).join('\\n')));
+process.on('exit', () => {
+  writeFileSync(${JSON.stringify(`${out}.cjs`)}, Object.keys(require.cache).join('\\n'));
+  writeFileSync(${JSON.stringify(`${out}.builtins`)}, process.moduleLoadList.join('\\n'));
+});
 `;
 }
 
@@ -70,6 +73,10 @@ describe('agent import graph', function () {
         ...readFileSync(`${out}.esm`, 'utf8').split('\n'),
         ...commonJs,
       ].filter(Boolean).map((u) => (u.startsWith('file:') ? new URL(u).pathname : u));
+      // Built-ins however loaded (ESM import or require): child_process waits for a hook.
+      const builtins = readFileSync(`${out}.builtins`, 'utf8').split('\n');
+      expect(builtins, 'built-ins recorded').to.include('NativeModule net');
+      expect(builtins.filter((m) => /^NativeModule (child_process|dgram)$/.test(m)), 'built-ins loaded by an agent without hooks').to.deep.equal([]);
       // Both lists are recorded: CommonJS packages (pino) show in the require cache.
       expect(commonJs.some((p) => /\/node_modules\/pino\//.test(p)), 'pino in the CommonJS list').to.equal(true);
       // The recording works: the agent's own parts and its dependencies are seen.
