@@ -54,6 +54,14 @@ interface Outcome {
   loopBusy: number;
 }
 
+/** Runs `fn` for every id, {@link CONCURRENCY} at a time. */
+async function inFlight(ids: readonly string[], fn: (id: string) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < ids.length) await fn(ids[next++]!);
+  }));
+}
+
 /** The controller's event-loop busy time so far, seconds (from its /metrics). */
 async function loopBusySeconds(api: Api): Promise<number> {
   const r = await api.get('/metrics');
@@ -82,15 +90,11 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
     const load = new LoadClient(controller.port, CONCURRENCY);
     client = load;
     const allocate = (id: string) => load.call('POST', '/allocation/allocate', { account_id: id, session_file: `incoming/${id}.session`, script_id: 'bench' });
-    let warm = 0;
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (warm < warmIds.length) {
-        const r = await allocate(warmIds[warm++]!);
-        if (r.status !== 201) throw new Error(`warm-up allocation failed: ${r.status} ${r.text.slice(0, 200)}`);
-      }
-    }));
+    await inFlight(warmIds, async (id) => {
+      const r = await allocate(id);
+      if (r.status !== 201) throw new Error(`warm-up allocation failed: ${r.status} ${r.text.slice(0, 200)}`);
+    });
     const latencies: number[] = [];
-    let next = 0;
     let failed = 0;
     let firstError: string | null = null;
     const cpu = new CpuAccount(() => ({
@@ -99,18 +103,15 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
     const busy0 = await loopBusySeconds(api);
     cpu.start();
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < ids.length) {
-        const id = ids[next++]!;
-        const s = performance.now();
-        const r = await allocate(id);
-        latencies.push(performance.now() - s);
-        if (r.status !== 201) {
-          failed++;
-          firstError ??= `${r.status} ${r.text.slice(0, 200)}`;
-        }
+    await inFlight(ids, async (id) => {
+      const s = performance.now();
+      const r = await allocate(id);
+      latencies.push(performance.now() - s);
+      if (r.status !== 201) {
+        failed++;
+        firstError ??= `${r.status} ${r.text.slice(0, 200)}`;
       }
-    }));
+    });
     const seconds = (performance.now() - t0) / 1000;
     const used = cpu.stop();
     const loopBusy = (await loopBusySeconds(api) - busy0) / seconds;

@@ -6,7 +6,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerConfig } from '../config.js';
 import type { ServerStatus } from '../placement/types.js';
-import { accountListBytes } from '../../shared/protocol.js';
 import { ScriptIndex } from './script-index.js';
 import { ServerState } from './server-state.js';
 
@@ -115,9 +114,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
         unknown.push(r.account_id);
         continue;
       }
-      s.assigned.set(r.account_id, r.script_id);
-      s.account_list_bytes += accountListBytes(r.account_id);
-      s.countScript(r.script_id, 1);
+      s.enter(s.assigned, r.account_id, r.script_id);
       this.accountServer.set(r.account_id, r.server_id);
     }
     return unknown;
@@ -127,9 +124,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   reserve(serverId: string, accountId: string, scriptId: string | null): Reservation {
     const s = this.byId.get(serverId);
     if (!s) throw new Error(`unknown server ${serverId}`);
-    s.inFlight.set(accountId, scriptId);
-    s.account_list_bytes += accountListBytes(accountId);
-    s.countScript(scriptId, 1);
+    s.enter(s.inFlight, accountId, scriptId);
     let open = true;
     return {
       server_id: serverId,
@@ -137,17 +132,13 @@ export class Fleet extends EventEmitter<FleetEvents> {
       commit: () => {
         if (!open) return;
         open = false;
-        s.inFlight.delete(accountId);
-        s.account_list_bytes -= accountListBytes(accountId);
-        s.countScript(scriptId, -1);
+        s.leave(s.inFlight, accountId);
         this.assign(accountId, serverId, scriptId);
       },
       release: () => {
         if (!open) return;
         open = false;
-        s.inFlight.delete(accountId);
-        s.account_list_bytes -= accountListBytes(accountId);
-        s.countScript(scriptId, -1);
+        s.leave(s.inFlight, accountId);
       },
     };
   }
@@ -174,9 +165,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.unassign(accountId);
     const s = this.byId.get(serverId);
     if (!s) throw new Error(`unknown server ${serverId}`);
-    s.assigned.set(accountId, scriptId);
-    s.account_list_bytes += accountListBytes(accountId);
-    s.countScript(scriptId, 1);
+    s.enter(s.assigned, accountId, scriptId);
     this.accountServer.set(accountId, serverId);
     this.emit('assignment', serverId, 'added');
   }
@@ -188,8 +177,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.accountServer.delete(accountId);
     const s = this.byId.get(from);
     if (!s) return;
-    s.countScript(s.assigned.get(accountId) ?? null, -1);
-    if (s.assigned.delete(accountId)) s.account_list_bytes -= accountListBytes(accountId);
+    s.leave(s.assigned, accountId);
     this.emit('assignment', from, 'removed');
   }
 

@@ -3,6 +3,7 @@
  * accounts the controller has assigned to it (including placements in flight). The
  * placement pipeline reads these objects directly as {@link ServerView}s.
  */
+import { accountListBytes } from '../../shared/protocol.js';
 import type { ServerConfig } from '../config.js';
 import type { ServerStatus, ServerView } from '../placement/types.js';
 import type { ScriptIndex } from './script-index.js';
@@ -78,8 +79,28 @@ export class ServerState implements ServerView {
     return this.reportedIds ? this.reportedIds.length : null;
   }
 
+  /**
+   * Adds an account to `assigned` or `inFlight`, with the counts derived from both
+   * (accounts per script, the list's JSON bytes) kept in step.
+   */
+  enter(where: Map<string, string | null>, accountId: string, scriptId: string | null): void {
+    where.set(accountId, scriptId);
+    this.account_list_bytes += accountListBytes(accountId);
+    this.countScript(scriptId, 1);
+  }
+
+  /** Takes an account out of `assigned` or `inFlight` (see {@link enter}); false when it was not there. */
+  leave(where: Map<string, string | null>, accountId: string): boolean {
+    if (!where.has(accountId)) return false;
+    const scriptId = where.get(accountId)!;
+    where.delete(accountId);
+    this.account_list_bytes -= accountListBytes(accountId);
+    this.countScript(scriptId, -1);
+    return true;
+  }
+
   /** Adds `delta` to the count of `scriptId`. */
-  countScript(scriptId: string | null, delta: number): void {
+  private countScript(scriptId: string | null, delta: number): void {
     if (scriptId === null) return;
     const n = (this.scripts.get(scriptId) ?? 0) + delta;
     if (n <= 0) this.scripts.delete(scriptId);
