@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Logger } from '../shared/log.js';
+import type { LineLogger } from '../shared/line-logger.js';
 import { PROTOCOL_VERSION, type AssignMessage, type WelcomeMessage } from '../shared/protocol.js';
 import type { AgentConfig } from './config.js';
 import { AgentConnection, type ReportBody } from './connection.js';
@@ -25,7 +25,7 @@ export type AgentState = 'starting' | 'active' | 'fenced';
 /** Options of {@link Agent}. */
 export interface AgentOptions {
   config: AgentConfig;
-  logger: Logger;
+  logger: LineLogger;
   /** Environment hooks run with (plus `BERTH_ACCOUNT_ID`). */
   env: NodeJS.ProcessEnv;
   /** @defaultValue a {@link SystemMetrics} for `sessions_dir` */
@@ -48,7 +48,7 @@ export const SCAN_GAP = 1.5;
 /** One worker's agent. */
 export class Agent {
   private readonly config: AgentConfig;
-  private readonly log: Logger;
+  private readonly log: LineLogger;
   private readonly dir: SessionsDir;
   private readonly hooks: HookRunner;
   private readonly metrics: MetricsSource;

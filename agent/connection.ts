@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import WebSocket from 'ws';
-import type { Logger } from '../shared/log.js';
+import type { LineLogger } from '../shared/line-logger.js';
 import { parseControllerMessage } from '../shared/protocol-schema.js';
 import {
   MAX_FRAME_BYTES, NODE_HEADER, PROTOCOL_VERSION,
@@ -64,7 +64,7 @@ export interface AgentConnectionOptions {
   /** Where the time the controller was last heard is kept across restarts (optional). */
   leaseFile?: string;
   handlers: ConnectionHandlers;
-  logger: Logger;
+  logger: LineLogger;
   /** For tests of the jitter; @defaultValue Math.random */
   random?: () => number;
 }
@@ -72,7 +72,7 @@ export interface AgentConnectionOptions {
 /** Keeps one WebSocket to the controller open, reporting and watching the lease. */
 export class AgentConnection {
   private readonly options: AgentConnectionOptions;
-  private readonly log: Logger;
+  private readonly log: LineLogger;
   private socket: WebSocket | null = null;
   private stopping = false;
   private attempt = 0;

@@ -10,7 +10,7 @@
  */
 import type * as ChildProcess from 'node:child_process';
 import { createRequire } from 'node:module';
-import type { Logger } from '../shared/log.js';
+import type { LineLogger } from '../shared/line-logger.js';
 import type { AgentHooks } from './config.js';
 
 const require = createRequire(import.meta.url);
@@ -45,13 +45,13 @@ export const HOOK_TIMEOUT_MS = 60_000;
 export class HookRunner {
   private readonly hooks: AgentHooks;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly log: Logger;
+  private readonly log: LineLogger;
   private readonly timeoutMs: number;
   private readonly perAccount = new Map<string, Promise<unknown>>();
   private readonly waiting: (() => void)[] = [];
   private running = 0;
 
-  constructor(options: { hooks: AgentHooks; env: NodeJS.ProcessEnv; logger: Logger; timeoutMs?: number }) {
+  constructor(options: { hooks: AgentHooks; env: NodeJS.ProcessEnv; logger: LineLogger; timeoutMs?: number }) {
     this.hooks = options.hooks;
     this.env = options.env;
     this.log = options.logger;

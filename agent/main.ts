@@ -4,7 +4,7 @@
  * and the `BERTH_*` variables). SIGTERM / SIGINT close the controller socket with 1000
  * and exit 0.
  */
-import { createLogger } from '../shared/log.js';
+import { createLineLogger } from '../shared/line-logger.js';
 import { Agent } from './agent.js';
 import { AgentConfigError, loadAgentConfigFromProcess } from './config.js';
 
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   try {
     loaded = loadAgentConfigFromProcess();
   } catch (e) {
-    const log = createLogger({ name: 'berth-agent' });
+    const log = createLineLogger({ name: 'berth-agent' });
     const message = e instanceof AgentConfigError ? e.message : (e as Error).message;
     log.fatal({ reason: message }, 'invalid agent configuration');
     log.flush();
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     return;
   }
   const { config, warnings, file, env } = loaded;
-  const log = createLogger({ name: 'berth-agent', level: config.log_level });
+  const log = createLineLogger({ name: 'berth-agent', level: config.log_level });
   for (const warning of warnings) log.warn({ config_file: file }, warning);
   log.info(
     { config_file: file, node_id: config.node_id, controller_url: config.controller_url, sessions_dir: config.sessions_dir },
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       .catch((e) => log.error({ err: e }, 'error while stopping'))
       .finally(() => {
         log.info('stopped');
-        // Exit once pino has written everything, in order.
+        // Lines are written synchronously; flush only waits a tick.
         log.flush(() => process.exit(0));
       });
   };

@@ -13,7 +13,7 @@ import { link, mkdir, open, readdir, rename, unlink, access } from 'node:fs/prom
 import { join } from 'node:path';
 import { BerthError } from '../shared/errors.js';
 import { accountIdFromFileName, sessionFileName } from '../shared/ids.js';
-import type { Logger } from '../shared/log.js';
+import type { LineLogger } from '../shared/line-logger.js';
 
 /** Name of the folder, inside `sessions_dir`, that holds fenced session files. */
 export const FENCED_DIR_NAME = '.fenced';
@@ -74,9 +74,9 @@ export class SessionsDir {
   readonly path: string;
   /** Absolute path of `<sessions_dir>/.fenced`. */
   readonly fencedPath: string;
-  private readonly log: Logger;
+  private readonly log: LineLogger;
 
-  constructor(options: { path: string; logger: Logger }) {
+  constructor(options: { path: string; logger: LineLogger }) {
     this.path = options.path;
     this.fencedPath = join(options.path, FENCED_DIR_NAME);
     this.log = options.logger;

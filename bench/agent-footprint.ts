@@ -1,5 +1,6 @@
 /**
- * Agent footprint: the real agent (`node <AGENT_NODE_FLAGS> dist/agent/main.js`, as the release launcher starts it) on a worker holding 50
+ * Agent footprint: the real agent as released (the bundle of deploy/bundle-agent.ts, run
+ * with the launcher's node flags and environment, agent/node-flags.ts) on a worker holding 50
  * placed accounts, connected to the real controller at the default report interval
  * (5 s), watched from outside for 60 s (20 s with `--quick`) after it settled:
  * CPU time from /proc/<pid>/stat, RSS from /proc/<pid>/status.
@@ -27,7 +28,7 @@ async function run(options: BenchOptions): Promise<Figure[]> {
     options.log(`agent footprint over ${w.seconds.toFixed(0)} s: ${fmt(100 * w.coreShare, 2)} % of a core, RSS max ${mb(w.maxRss)} MB (mean ${mb(w.meanRss)}, peak since start ${mb(peak)} MB)`);
     options.log(`  agent RSS now ${mb(parts.rss)} MB = ${mb(parts.anon)} anonymous + ${mb(parts.file)} file-backed; an idle bare node process: ${mb(bare.rss)} MB = ${mb(bare.anon)} + ${mb(bare.file)}`);
     return [
-      { bench: 'agent-footprint', name: `real agent, 50 accounts, report every 5 s, ${seconds} s: RSS (max; peak since start)`, measured: `${mb(w.maxRss)}; ${mb(peak)} MB`, target: '≤ 50 MB', pass: peak <= 50e6 },
+      { bench: 'agent-footprint', name: `real agent, 50 accounts, report every 5 s, ${seconds} s: RSS (max; peak since start)`, measured: `${mb(w.maxRss)}; ${mb(peak)} MB`, target: '≤ 50 MB', pass: Math.max(w.maxRss, peak) <= 50e6 },
       {
         bench: 'agent-footprint', name: 'agent RSS: anonymous + file-backed; idle bare node for comparison',
         measured: `${mb(parts.anon)} + ${mb(parts.file)} MB; bare node ${mb(bare.anon)} + ${mb(bare.file)} MB`, target: '—', pass: null,

@@ -20,7 +20,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Api } from '../test/helpers/controller-fixture.js';
+import { Api, type AgentProcess } from '../test/helpers/controller-fixture.js';
 import { removeDir, tempDir } from '../test/helpers/temp.js';
 import { CpuAccount, describeCpu } from './support/cpu-accounting.js';
 import { BenchController } from './support/controller-proc.js';
@@ -80,11 +80,11 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
   const warmIds = Array.from({ length: warmup }, (_, i) => `${label}w${String(i).padStart(6, '0')}`);
   for (const id of [...warmIds, ...ids]) writeFileSync(join(incoming, `${id}.session`), randomBytes(SESSION_BYTES));
   const controller = new BenchController({ configFile, cwd: dir, nodeArgs: profileArgs(options.profileDir), ...(baseline ? { script: BASELINE_MAIN } : {}) });
-  const agents: ReturnType<typeof startAgents> = [];
+  const agents: AgentProcess[] = [];
   let client: LoadClient | undefined;
   try {
     await controller.ready();
-    agents.push(...startAgents(controller.port, workers, dir));
+    agents.push(...(await startAgents(controller.port, workers, dir)));
     const api = Api.for(controller.port);
     await waitEligible(api, WORKERS);
     const load = new LoadClient(controller.port, CONCURRENCY);

@@ -34,7 +34,9 @@ const SPECIFIER_PATTERNS = [
   /\b(?:import|export)\s[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g,
   /\bimport\s*['"]([^'"]+)['"]/g,
   /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
-  /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
+  // `require(…)` and renamed requires such as esbuild's `require2(…)` for a module's own
+  // `const require = createRequire(import.meta.url)` inside a bundle.
+  /\brequire\d*\(\s*['"]([^'"]+)['"]\s*\)/g,
 ];
 
 /**

@@ -6,9 +6,11 @@
  *   package-lock.json (native addons keep only their compiled `.node` files, so the
  *   tarball is for the build host's platform and Node ABI); `bin/berth-controller`;
  *   deploy/ (units, examples, install.sh).
- * - `berth-agent-<version>.tar.gz`: a self-contained agent: only the compiled files
- *   reachable from dist/agent/main.js, only the npm packages they import and those
- *   packages' dependencies; `bin/berth-agent`; deploy/. Needs only `node` (>= 20).
+ * - `berth-agent-<version>.tar.gz`: a self-contained agent: dist/agent/main.js is the
+ *   one-file bundle of deploy/bundle-agent.ts (our files, ws and zod), node_modules holds
+ *   only the packages it loads lazily from outside (systeminformation, the fallback off
+ *   Linux), THIRD_PARTY_LICENSES the bundled packages' licences; `bin/berth-agent`;
+ *   deploy/. Needs only `node` (>= 20).
  *
  * Run after `npm run build` (which compiles this file to dist/deploy/package.js).
  * `--only agent` (or `controller`) builds just that tarball.
@@ -21,7 +23,8 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_NODE_FLAGS } from '../agent/node-flags.js';
+import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.js';
+import { bundleAgent } from './bundle-agent.js';
 import {
   dependencyClosure, importGraph, productionRoots, readLockfile, type Lockfile,
 } from './package-deps.js';
@@ -57,12 +60,12 @@ export const DEPLOY_FILES = [
   'agent.example.json', 'berth.env.example', 'install.sh',
 ] as const;
 
-const SKIPPED_DIST_DIRS = new Set(['test', 'bench', 'deploy']);
+const SKIPPED_DIST_DIRS = new Set(['test', 'bench', 'deploy', 'agent-bundle', 'agent-bundle-test']);
 const SKIPPED_PACKAGE_DIRS = new Set(['.github', 'test', 'tests', '__tests__', 'docs',
   'example', 'examples', 'benchmark', 'benchmarks', 'bench', 'node_modules']);
 
 /** Builds both tarballs and returns what was written. */
-export function buildReleases(options: PackageOptions): Release[] {
+export async function buildReleases(options: PackageOptions): Promise<Release[]> {
   const projectDir = path.resolve(options.projectDir);
   const outDir = path.resolve(options.outDir ?? path.join(projectDir, 'release'));
   const pkg = JSON.parse(readFileSync(path.join(projectDir, 'package.json'), 'utf8')) as
@@ -79,7 +82,7 @@ export function buildReleases(options: PackageOptions): Release[] {
     const wanted = new Set(options.components ?? ['controller', 'agent']);
     return [
       ...(wanted.has('controller') ? [stageController(projectDir, staging, outDir, pkg.version, lock)] : []),
-      ...(wanted.has('agent') ? [stageAgent(projectDir, staging, outDir, pkg, lock)] : []),
+      ...(wanted.has('agent') ? [await stageAgent(projectDir, staging, outDir, pkg, lock)] : []),
     ];
   } finally {
     rmSync(staging, { recursive: true, force: true });
@@ -107,20 +110,17 @@ function stageController(
   return archive('controller', staging, name, outDir, packages);
 }
 
-function stageAgent(
+async function stageAgent(
   projectDir: string, staging: string, outDir: string,
   pkg: { version: string; license?: string; engines?: Record<string, string> }, lock: Lockfile,
-): Release {
+): Promise<Release> {
   const name = `berth-agent-${pkg.version}`;
   const root = path.join(staging, name);
-  const graph = importGraph(path.join(projectDir, 'dist', 'agent', 'main.js'));
-  for (const file of graph.files) {
-    const target = path.join(root, path.relative(projectDir, file));
-    mkdirSync(path.dirname(target), { recursive: true });
-    copyFileSync(file, target);
-  }
-  const packages = dependencyClosure(lock, graph.packages);
+  const bundle = await bundleAgent({ projectDir, outFile: path.join(root, 'dist', 'agent', 'main.js') });
+  // What the bundle still loads from node_modules (the lazily required fallbacks).
+  const packages = dependencyClosure(lock, importGraph(bundle.file).packages);
   copyPackages(projectDir, root, packages);
+  writeLicenses(projectDir, path.join(root, 'THIRD_PARTY_LICENSES'), bundle.packages);
   const manifest = {
     name: 'berth-agent', version: pkg.version, private: true, type: 'module',
     license: pkg.license, engines: pkg.engines, bin: { 'berth-agent': 'bin/berth-agent' },
@@ -129,6 +129,18 @@ function stageAgent(
   writeLauncher(root, 'agent');
   copyDeployFiles(projectDir, root);
   return archive('agent', staging, name, outDir, packages);
+}
+
+/** The licence texts of the packages inlined in the bundle, one after another. */
+function writeLicenses(projectDir: string, file: string, packages: readonly string[]): void {
+  const parts = packages.map((name) => {
+    const dir = path.join(projectDir, 'node_modules', name);
+    const licence = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
+    const text = licence ? readFileSync(path.join(dir, licence), 'utf8').trim() : '(no licence file in the package)';
+    const { version } = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string };
+    return `${name} ${version}\n\n${text}\n`;
+  });
+  writeFileSync(file, `Packages bundled into dist/agent/main.js\n\n${parts.join('\n---\n\n')}`);
 }
 
 /** Copies installed packages by lock key, each without its nested node_modules. */
@@ -167,6 +179,8 @@ function keepPackageFile(rel: string, native: boolean): boolean {
 
 /** Node flags each launcher passes (`BERTH_NODE_FLAGS` replaces them). */
 const NODE_FLAGS: Partial<Record<Component, readonly string[]>> = { agent: AGENT_NODE_FLAGS };
+/** Environment each launcher sets unless already set. */
+const LAUNCH_ENV: Partial<Record<Component, Readonly<Record<string, string>>>> = { agent: AGENT_MALLOC_ENV };
 
 /** `bin/berth-<component>`: runs the bundled entry with the `node` on PATH or $BERTH_NODE. */
 function writeLauncher(root: string, component: Component): void {
@@ -182,7 +196,7 @@ if [ -z "$node" ]; then
   echo "berth-${component}: node (>= 20) not found; install Node.js or set BERTH_NODE" >&2
   exit 127
 fi
-exec "$node" \${BERTH_NODE_FLAGS-${(NODE_FLAGS[component] ?? []).join(' ')}} "$root/dist/${component}/main.js" "$@"
+${Object.entries(LAUNCH_ENV[component] ?? {}).map(([k, v]) => `export ${k}="\${${k}-${v}}"\n`).join('')}exec "$node" \${BERTH_NODE_FLAGS-${(NODE_FLAGS[component] ?? []).join(' ')}} "$root/dist/${component}/main.js" "$@"
 `);
   chmodSync(file, 0o755);
 }
@@ -221,7 +235,7 @@ function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   const outIndex = argv.indexOf('--out');
   const outDir = outIndex >= 0 ? argv[outIndex + 1] : undefined;
   const onlyIndex = argv.indexOf('--only');
@@ -230,17 +244,15 @@ function main(argv: string[]): void {
     throw new Error('usage: package.js [--out DIR] [--only controller|agent]');
   }
   const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  for (const release of buildReleases({ projectDir, outDir, ...(only ? { components: [only as Component] } : {}) })) {
+  for (const release of await buildReleases({ projectDir, outDir, ...(only ? { components: [only as Component] } : {}) })) {
     console.log(`${path.relative(process.cwd(), release.file)}  ${mib(release.bytes)}` +
       ` (unpacked ${mib(release.unpackedBytes)}, ${release.packages.length} npm packages)`);
   }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  try {
-    main(process.argv.slice(2));
-  } catch (error) {
-    console.error(`package: ${(error as Error).message}`);
+  main(process.argv.slice(2)).catch((error: Error) => {
+    console.error(`package: ${error.message}`);
     process.exit(1);
-  }
+  });
 }

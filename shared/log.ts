@@ -1,16 +1,13 @@
 /**
- * Logging: one JSON object a line (pino). Fields that may hold secrets are redacted
+ * The controller's logging: one JSON object a line (pino; the agent's lighter logger,
+ * same format and secret keys, is shared/line-logger.ts). Fields that may hold secrets are redacted
  * wherever they appear, so a careless `log.info({ config })` cannot leak them.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { CENSOR, SECRET_KEYS } from './line-logger.js';
 
 export type { Logger };
-
-/** Keys whose values never reach a log line. */
-export const SECRET_KEYS = [
-  'token', 'password', 'private_key', 'private_key_path', 'passphrase', 'agent_token',
-  'authorization', 'api_tokens', 'session_base64', 'session', 'bytes', 'secret',
-];
+export { SECRET_KEYS };
 
 const redactPaths = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 
@@ -20,7 +17,7 @@ export function createLogger(options: { name: string; level?: string }, destinat
     {
       name: options.name,
       level: options.level ?? 'info',
-      redact: { paths: redactPaths, censor: '[redacted]' },
+      redact: { paths: redactPaths, censor: CENSOR },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

@@ -40,7 +40,7 @@ export async function startPlacedFleet(options: { workers: number; accounts: num
   };
   try {
     await controller.ready();
-    agents.push(...startAgents(controller.port, workers, dir));
+    agents.push(...(await startAgents(controller.port, workers, dir)));
     const api = Api.for(controller.port);
     await waitEligible(api, options.workers);
     mkdirSync(join(dir, 'sessions', 'incoming'), { recursive: true });

@@ -10,11 +10,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { bundleAgent } from '../../deploy/bundle-agent.js';
 import { parseAgentMessage } from '../../shared/protocol-schema.js';
 import { AGENT_CONNECT_PATH, MAX_FRAME_BYTES, type AgentMessage, type ControllerMessage } from '../../shared/protocol.js';
 
 /** Absolute path of the compiled agent entry point. */
 export const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.js', import.meta.url));
+
+let bundled: Promise<string> | null = null;
+
+/**
+ * The agent as released (deploy/bundle-agent.ts), built once per test run from this
+ * build into dist/agent-bundle-test/main.js; its path.
+ */
+export function releaseBundle(): Promise<string> {
+  const projectDir = fileURLToPath(new URL('../../..', import.meta.url));
+  bundled ??= bundleAgent({ projectDir, outFile: join(projectDir, 'dist', 'agent-bundle-test', 'main.js') }).then((b) => b.file);
+  return bundled;
+}
 
 /** A fresh temp dir, removed by the returned cleanup. */
 export function tempDir(prefix = 'berth-agent-'): { path: string; cleanup: () => void } {
@@ -166,8 +179,8 @@ export interface AgentProcess {
 }
 
 /** Spawns `node dist/agent/main.js --config FILE` (plus `nodeArgs` before the script). */
-export function spawnAgent(configFile: string, options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): AgentProcess {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), AGENT_MAIN, '--config', configFile], {
+export function spawnAgent(configFile: string, options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; script?: string } = {}): AgentProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script ?? AGENT_MAIN, '--config', configFile], {
     env: { ...process.env, ...CLEAR_BERTH_ENV, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,14 +1,16 @@
 /**
  * The agent runs on every worker and must stay small: its import graph may not pull in
- * the controller's stack. The real agent process is run with a loader hook that records
- * every ES module it loads and, at exit, every CommonJS module in the require cache.
+ * the controller's stack. The real agent process, both as compiled (dist/agent/main.js)
+ * and as released (the one-file bundle of deploy/bundle-agent.ts), is run with a loader
+ * hook that records every ES module it loads and, at exit, every CommonJS module in the
+ * require cache and every built-in however loaded.
  */
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
-import { messagesOf, spawnAgent, StandInController, tempDir, waitFor } from './helpers.js';
+import { AGENT_MAIN, messagesOf, releaseBundle, spawnAgent, StandInController, tempDir, waitFor } from './helpers.js';
 
 const HOOKS_SOURCE = `
 import { appendFileSync } from 'node:fs';
@@ -44,51 +46,82 @@ const FORBIDDEN = [
   { name: 'systeminformation (a fallback only, off Linux)', pattern: /\/node_modules\/systeminformation\// },
   // ~1 MB: loaded with the first hook, and this agent has none.
   { name: 'node:child_process', pattern: /^node:child_process$/ },
+  // The agent logs with shared/line-logger.ts; pino (and the worker-thread machinery
+  // its transports load) is the controller's.
+  { name: 'pino', pattern: /\/node_modules\/(pino|thread-stream|sonic-boom)\// },
 ];
 
+interface Loaded {
+  /** ES modules and CommonJS modules, as paths (files) or `node:` ids. */
+  modules: string[];
+  /** process.moduleLoadList at exit: `NativeModule tls`, `Internal Binding fs`, …. */
+  builtins: string[];
+}
+
+/** Runs `script` against a stand-in controller over plain http until two reports, then SIGTERM; what it loaded. */
+async function recordLoads(script: string): Promise<Loaded> {
+  const tmp = tempDir('berth-agent-imports-');
+  const controller = await StandInController.start();
+  try {
+    const out = join(tmp.path, 'modules');
+    const preload = join(tmp.path, 'preload.mjs');
+    writeFileSync(preload, preloadSource(out));
+    const config = join(tmp.path, 'agent.json');
+    writeFileSync(config, JSON.stringify({
+      controller_url: controller.baseUrl, node_id: 'worker-01', token: 't0ken', sessions_dir: join(tmp.path, 'sessions'),
+    }));
+    const agent = spawnAgent(config, { script, nodeArgs: ['--import', pathToFileURL(preload).href] });
+    const conn = await controller.connection(0);
+    await waitFor('hello', () => messagesOf(conn, 'hello')[0]);
+    conn.send({ type: 'welcome', protocol: PROTOCOL_VERSION, report_interval_ms: 100, lease_ms: 5000, assigned: [] });
+    await waitFor('two reports', () => messagesOf(conn, 'report').length >= 2);
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code, agent.output()).to.equal(0);
+    const modules = [
+      ...readFileSync(`${out}.esm`, 'utf8').split('\n'),
+      ...readFileSync(`${out}.cjs`, 'utf8').split('\n'),
+    ].filter(Boolean).map((u) => (u.startsWith('file:') ? new URL(u).pathname : u));
+    return { modules, builtins: readFileSync(`${out}.builtins`, 'utf8').split('\n') };
+  } finally {
+    await controller.close();
+    tmp.cleanup();
+  }
+}
+
+/** The forbidden modules `loaded` holds, by name (empty when none). */
+function forbiddenIn(loaded: Loaded): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  for (const { name, pattern } of FORBIDDEN) {
+    const hits = loaded.modules.filter((p) => pattern.test(p));
+    if (hits.length > 0) found[name] = hits;
+  }
+  return found;
+}
+
 describe('agent import graph', function () {
-  this.timeout(20000);
+  this.timeout(30000);
 
-  it('loads ws, zod/v3 and pino but nothing of the controller (express, kysely, better-sqlite3, ssh2), nor zod 4, nor systeminformation on Linux', async () => {
-    const tmp = tempDir('berth-agent-imports-');
-    const controller = await StandInController.start();
-    try {
-      const out = join(tmp.path, 'modules');
-      const preload = join(tmp.path, 'preload.mjs');
-      writeFileSync(preload, preloadSource(out));
-      const config = join(tmp.path, 'agent.json');
-      writeFileSync(config, JSON.stringify({
-        controller_url: controller.baseUrl, node_id: 'worker-01', token: 't0ken', sessions_dir: join(tmp.path, 'sessions'),
-      }));
-      const agent = spawnAgent(config, { nodeArgs: ['--import', pathToFileURL(preload).href] });
-      const conn = await controller.connection(0);
-      await waitFor('hello', () => messagesOf(conn, 'hello')[0]);
-      conn.send({ type: 'welcome', protocol: PROTOCOL_VERSION, report_interval_ms: 100, lease_ms: 5000, assigned: [] });
-      await waitFor('two reports', () => messagesOf(conn, 'report').length >= 2);
-      agent.child.kill('SIGTERM');
-      expect((await agent.exited).code, agent.output()).to.equal(0);
-
-      const commonJs = readFileSync(`${out}.cjs`, 'utf8').split('\n').filter(Boolean);
-      const loaded = [
-        ...readFileSync(`${out}.esm`, 'utf8').split('\n'),
-        ...commonJs,
-      ].filter(Boolean).map((u) => (u.startsWith('file:') ? new URL(u).pathname : u));
-      // Built-ins however loaded (ESM import or require): child_process waits for a hook.
-      const builtins = readFileSync(`${out}.builtins`, 'utf8').split('\n');
-      expect(builtins, 'built-ins recorded').to.include('NativeModule net');
-      expect(builtins.filter((m) => /^NativeModule (child_process|dgram)$/.test(m)), 'built-ins loaded by an agent without hooks').to.deep.equal([]);
-      // Both lists are recorded: CommonJS packages (pino) show in the require cache.
-      expect(commonJs.some((p) => /\/node_modules\/pino\//.test(p)), 'pino in the CommonJS list').to.equal(true);
-      // The recording works: the agent's own parts and its dependencies are seen.
-      for (const wanted of [/\/dist\/agent\/connection\.js$/, /\/dist\/shared\/protocol-schema\.js$/, /\/node_modules\/ws\//, /\/node_modules\/pino\//, /\/node_modules\/zod\//]) {
-        expect(loaded.some((p) => wanted.test(p)), `expected a module matching ${wanted}`).to.equal(true);
-      }
-      for (const { name, pattern } of FORBIDDEN) {
-        expect(loaded.filter((p) => pattern.test(p)), `the agent loaded ${name}`).to.deep.equal([]);
-      }
-    } finally {
-      await controller.close();
-      tmp.cleanup();
+  it('as compiled: loads ws and zod/v3 but nothing of the controller (express, kysely, better-sqlite3, ssh2), nor pino, zod 4, or systeminformation on Linux', async () => {
+    const loaded = await recordLoads(AGENT_MAIN);
+    // The recording works: the agent's own parts and its dependencies are seen, in
+    // both lists (ws is CommonJS, so it shows in the require cache).
+    for (const wanted of [/\/dist\/agent\/connection\.js$/, /\/dist\/shared\/protocol-schema\.js$/, /\/dist\/shared\/line-logger\.js$/, /\/node_modules\/ws\//, /\/node_modules\/zod\//]) {
+      expect(loaded.modules.some((p) => wanted.test(p)), `expected a module matching ${wanted}`).to.equal(true);
     }
+    expect(loaded.builtins, 'built-ins recorded').to.include('NativeModule net');
+    expect(loaded.builtins.filter((m) => /^NativeModule (child_process|dgram)$/.test(m)), 'built-ins loaded by an agent without hooks').to.deep.equal([]);
+    expect(forbiddenIn(loaded)).to.deep.equal({});
+  });
+
+  it('as released (one bundle): no module file but the bundle, and over http neither TLS, https nor zlib', async () => {
+    const bundle = await releaseBundle();
+    const loaded = await recordLoads(bundle);
+    const files = loaded.modules.filter((p) => p.startsWith('/'));
+    // The preload itself is recorded too.
+    expect(files.filter((p) => !p.endsWith('/preload.mjs'))).to.deep.equal([bundle]);
+    expect(loaded.builtins, 'built-ins recorded').to.include('NativeModule http');
+    // ws requires these at load; in the bundle they wait for a wss:// URL (tls.test.ts) or permessage-deflate.
+    expect(loaded.builtins.filter((m) => /^NativeModule (tls|_tls_wrap|https|zlib|child_process|dgram)$/.test(m))).to.deep.equal([]);
+    expect(forbiddenIn(loaded)).to.deep.equal({});
   });
 });

@@ -4,6 +4,7 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, wr
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 import { AGENT_CONNECT_PATH, NODE_HEADER } from '../../shared/protocol.js';
 import {
   PROJECT_DIR, relocatedUnit, run, tempDir, verifyUnit, waitFor, type RunResult,
@@ -82,11 +83,15 @@ describe('deploy: release tarballs and install.sh', function () {
     for (const name of DEV_ONLY) expect(packages.has(name), name).to.equal(false);
   });
 
-  it('the agent tarball is a light bundle without the controller\'s dependencies', async () => {
+  it('the agent tarball is one bundled file plus the lazily loaded fallback, without the controller\'s dependencies', async () => {
     const listing = await listTarball(agentTarball);
-    const packages = bundledPackages(listing);
-    for (const name of ['ws', 'zod', 'pino', 'systeminformation']) expect(packages.has(name), name).to.equal(true);
-    for (const name of [...CONTROLLER_ONLY, ...DEV_ONLY]) expect(packages.has(name), name).to.equal(false);
+    const top = `berth-agent-${VERSION}`;
+    // ws and zod are inside the bundle; systeminformation (off Linux only) is required lazily from node_modules.
+    expect(listing.filter((entry) => entry.startsWith(`${top}/dist/`) && !entry.endsWith('/'))).to.deep.equal([`${top}/dist/agent/main.js`]);
+    expect([...bundledPackages(listing)]).to.deep.equal(['systeminformation']);
+    for (const file of ['THIRD_PARTY_LICENSES', 'bin/berth-agent', 'package.json', 'deploy/berth-agent.service']) {
+      expect(listing, file).to.include(`${top}/${file}`);
+    }
     expect(listing.some((entry) => entry.includes('/dist/controller/'))).to.equal(false);
     expect(statSync(agentTarball).size).to.be.below(statSync(controllerTarball).size / 2);
   });
@@ -131,6 +136,17 @@ describe('deploy: release tarballs and install.sh', function () {
       expect(again.code, again.stderr).to.equal(0);
       expect(readFileSync(configFile, 'utf8')).to.equal(edited);
       expect(existsSync(path.join(root, 'opt/berth/agent/bin/berth-agent'))).to.equal(true);
+    });
+
+    it('the launcher runs the bundle with the agent\'s node flags and allocator setting; the bundled licences ship with it', () => {
+      const release = path.join(root, 'opt/berth/agent');
+      const launcher = readFileSync(path.join(release, 'bin/berth-agent'), 'utf8');
+      expect(launcher).to.include(`\${BERTH_NODE_FLAGS-${AGENT_NODE_FLAGS.join(' ')}}`);
+      for (const [key, value] of Object.entries(AGENT_MALLOC_ENV)) expect(launcher).to.include(`export ${key}="\${${key}-${value}}"`);
+      const licences = readFileSync(path.join(release, 'THIRD_PARTY_LICENSES'), 'utf8');
+      expect(licences).to.match(/^ws \d+\.\d+\.\d+$/m);
+      expect(licences).to.match(/^zod \d+\.\d+\.\d+$/m);
+      expect(licences).to.include('Permission is hereby granted');
     });
 
     it('the unpacked agent says hello with its node_id, reports, and exits 0 on SIGTERM', async () => {

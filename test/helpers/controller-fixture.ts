@@ -132,14 +132,20 @@ export class AgentProcess {
   readonly proc: ChildProcess;
   readonly lines: string[] = [];
 
-  constructor(opts: { port: number; id: string; sessionsDir: string; hooks?: Record<string, string>; extra?: Record<string, unknown>; dir?: string; nodeArgs?: readonly string[] }) {
+  /**
+   * `script` runs another build of the agent (the benchmarks run the release bundle);
+   * `env` is added to this process's environment.
+   */
+  constructor(opts: { port: number; id: string; sessionsDir: string; hooks?: Record<string, string>; extra?: Record<string, unknown>; dir?: string; nodeArgs?: readonly string[]; script?: string; env?: Readonly<Record<string, string>> }) {
     const dir = opts.dir ?? tempDir('berth-agent-cfg-');
     const file = join(dir, `agent-${opts.id}.json`);
     writeFileSync(file, JSON.stringify({
       controller_url: `http://127.0.0.1:${opts.port}`, node_id: opts.id, token: agentToken(opts.id),
       sessions_dir: opts.sessionsDir, log_level: 'info', ...(opts.hooks ? { hooks: opts.hooks } : {}), ...opts.extra,
     }));
-    this.proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), AGENT_MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script ?? AGENT_MAIN, '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
     const onData = (d: Buffer) => this.lines.push(...d.toString().split('\n').filter(Boolean));
     this.proc.stdout!.on('data', onData);
     this.proc.stderr!.on('data', onData);
