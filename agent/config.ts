@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod/v3';
 import { SERVER_ID_PATTERN } from '../shared/ids.js';
 import { AGENT_CONNECT_PATH } from '../shared/protocol.js';
+import { LAUNCHER_ENV_VAR } from './node-flags.js';
 
 /** Shell commands run as accounts appear in and disappear from `sessions_dir`. */
 export interface AgentHooks {
@@ -243,9 +244,26 @@ export function loadAgentConfig(options: { file: string | null; env: NodeJS.Proc
   return Object.freeze({ config, warnings: Object.freeze(warnings), file });
 }
 
-/** Loads the configuration the running process was started with (argv and `process.env`). */
+/**
+ * The environment hooks run with: the agent's own, less what the release launcher set
+ * for the agent process alone (named in {@link LAUNCHER_ENV_VAR}, e.g. the allocator
+ * setting of agent/node-flags.ts), so the session runners a hook starts keep the
+ * defaults.
+ */
+export function hookEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const launcherSet = (env[LAUNCHER_ENV_VAR] ?? '').split(/\s+/).filter(Boolean);
+  if (launcherSet.length === 0 && env[LAUNCHER_ENV_VAR] === undefined) return env;
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const name of [...launcherSet, LAUNCHER_ENV_VAR]) delete out[name];
+  return out;
+}
+
+/**
+ * Loads the configuration the running process was started with (argv and
+ * `process.env`); `env` is what hooks run with ({@link hookEnvironment}).
+ */
 export function loadAgentConfigFromProcess(): LoadedAgentConfig & { readonly env: NodeJS.ProcessEnv } {
   const env = process.env;
   const file = configFileFromArgs(process.argv.slice(2), env);
-  return { ...loadAgentConfig({ file, env }), env };
+  return { ...loadAgentConfig({ file, env }), env: hookEnvironment(env) };
 }

@@ -12,17 +12,27 @@
  *   later, which lowers the start-up peak by 0.5–1.4 MB (steady RSS +0.0–0.4 MB).
  * - `--gc-memory-reducer-start-delay-ms=1500`: V8's memory reducer (the GC that gives
  *   the heap's unused pages back once a process goes quiet) first runs 1.5 s after start
- *   instead of 8 s; the agent's RSS 3 s after start falls from about 49.3 to 47 MB.
+ *   instead of 8 s; the agent's RSS 3 s after start falls from about 49.3 to 47 MB. V8
+ *   lists it among its experimental flags: should a later node refuse any of these
+ *   flags, the launcher starts the agent without them (and says so) rather than not at
+ *   all.
+ * - `--no-expose-wasm`: the agent runs no WebAssembly, and lite mode would otherwise
+ *   print "disabling flag --expose_wasm" to the journal at every start.
  */
 export const AGENT_NODE_FLAGS: readonly string[] = Object.freeze([
   '--max-semi-space-size=1', '--lite-mode', '--no-icu-timezone-data', '--initial-old-space-size=5',
-  '--gc-memory-reducer-start-delay-ms=1500',
+  '--gc-memory-reducer-start-delay-ms=1500', '--no-expose-wasm',
 ]);
 
 /**
  * Environment the release launcher sets for the agent unless the service's environment
  * already does. `MALLOC_ARENA_MAX=1`: glibc's allocator keeps one arena instead of one
  * per thread that ever allocated (libuv's pool, V8's workers); about 0.2–0.4 MB less for
- * a process that is idle nearly all the time (bench/RESULTS.md).
+ * a process that is idle nearly all the time (bench/RESULTS.md). The launcher names what
+ * it set in {@link LAUNCHER_ENV_VAR}, and the agent takes those out of its hooks'
+ * environment: a session runner started by a hook keeps glibc's defaults.
  */
 export const AGENT_MALLOC_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '1' });
+
+/** Space-separated names of the variables the launcher set for the agent alone. */
+export const LAUNCHER_ENV_VAR = 'BERTH_LAUNCHER_ENV';

@@ -29,6 +29,8 @@ export interface AgentBundle {
   file: string;
   /** npm packages inlined in it (e.g. `ws`, `zod`), sorted. */
   packages: string[];
+  /** Every file inlined, as absolute paths, sorted. */
+  inputs: string[];
 }
 
 const LAZY_NAMESPACE = 'berth-lazy-builtin';
@@ -48,7 +50,11 @@ const lazyBuiltins: Plugin = {
   name: 'lazy-builtins',
   setup(build) {
     const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
-    build.onResolve({ filter }, (args) => (args.namespace === LAZY_NAMESPACE ? undefined : { path: args.path.replace(/^node:/, ''), namespace: LAZY_NAMESPACE }));
+    // Only `require()` calls (ws's): an `import { connect } from 'node:tls'` would read
+    // the stand-in's properties through esbuild's interop helpers and get undefined.
+    build.onResolve({ filter }, (args) => (args.namespace === LAZY_NAMESPACE || args.kind !== 'require-call'
+      ? undefined
+      : { path: args.path.replace(/^node:/, ''), namespace: LAZY_NAMESPACE }));
     build.onLoad({ filter: /.*/, namespace: LAZY_NAMESPACE }, (args) => ({ contents: lazyModuleSource(args.path), loader: 'js' }));
   },
 };
@@ -82,7 +88,8 @@ export async function bundleAgent(options: { projectDir: string; outFile?: strin
     const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
     if (m) packages.add(m[1]!);
   }
-  return { file, packages: [...packages].sort() };
+  const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.includes(':')).map((i) => path.resolve(i)).sort();
+  return { file, packages: [...packages].sort(), inputs };
 }
 
 // `node dist/deploy/bundle-agent.js`: writes the default bundle of this checkout.

@@ -23,7 +23,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.js';
+import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, LAUNCHER_ENV_VAR } from '../agent/node-flags.js';
 import { bundleAgent } from './bundle-agent.js';
 import {
   dependencyClosure, importGraph, productionRoots, readLockfile, type Lockfile,
@@ -196,9 +196,25 @@ if [ -z "$node" ]; then
   echo "berth-${component}: node (>= 20) not found; install Node.js or set BERTH_NODE" >&2
   exit 127
 fi
-${Object.entries(LAUNCH_ENV[component] ?? {}).map(([k, v]) => `export ${k}="\${${k}-${v}}"\n`).join('')}exec "$node" \${BERTH_NODE_FLAGS-${(NODE_FLAGS[component] ?? []).join(' ')}} "$root/dist/${component}/main.js" "$@"
+${launcherEnv(LAUNCH_ENV[component] ?? {})}flags=\${BERTH_NODE_FLAGS-${(NODE_FLAGS[component] ?? []).join(' ')}}
+# A node that refuses a flag (V8 drops experimental ones) would not start at all.
+if [ -n "$flags" ] && ! "$node" $flags -e 0 >/dev/null 2>&1; then
+  echo "berth-${component}: $node refuses the flags '$flags'; starting without them" >&2
+  flags=
+fi
+exec "$node" $flags "$root/dist/${component}/main.js" "$@"
 `);
   chmodSync(file, 0o755);
+}
+
+/**
+ * Shell lines that set each variable unless the environment already has it, and list
+ * the ones they set in LAUNCHER_ENV_VAR (the agent keeps those out of its hooks).
+ */
+function launcherEnv(vars: Readonly<Record<string, string>>): string {
+  const lines = Object.entries(vars).map(([k, v]) =>
+    `if [ -z "\${${k}+set}" ]; then export ${k}=${v}; ${LAUNCHER_ENV_VAR}="\${${LAUNCHER_ENV_VAR}:+$${LAUNCHER_ENV_VAR} }${k}"; fi\n`);
+  return lines.length ? `${lines.join('')}export ${LAUNCHER_ENV_VAR}\n` : '';
 }
 
 function copyDeployFiles(projectDir: string, root: string): void {

@@ -6,7 +6,9 @@
  * cost the agent about 3 MB of its 50 MB budget (bench/RESULTS.md, agent footprint).
  *
  * Lines are written synchronously, as pino's default destination does, so the last line
- * before an exit is never lost.
+ * before an exit is never lost. Where it differs from pino: a bigint is written as a
+ * string, and fields JSON cannot encode (a cycle) are replaced by `log_error` instead of
+ * being kept with `[Circular]` marks.
  */
 import { writeSync } from 'node:fs';
 
@@ -58,19 +60,29 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
   return value;
 }
 
-/** Writes to file descriptor 1, retrying while a non-blocking stdout is full. */
+/**
+ * Writes to file descriptor `fd` (stdout). The agent never touches `process.stdout`, so
+ * a journald socket or a pipe it inherited stays blocking and a write waits for the
+ * reader, as pino's synchronous destination does. On a non-blocking descriptor that is
+ * full (EAGAIN) it retries for about a second, then drops the rest of the line; the next
+ * line then starts on a fresh line so the torn one cannot corrupt it. Other write
+ * errors (EPIPE: the reader is gone) drop the line.
+ */
 export function stdoutSink(fd = 1): LineSink {
   const pause = new Int32Array(new SharedArrayBuffer(4));
+  let torn = false;
   return (line) => {
-    let buf = Buffer.from(line);
+    let buf = Buffer.from(torn ? `\n${line}` : line);
+    const size = buf.length;
+    torn = false;
     for (let tries = 0; buf.length > 0; ) {
       try {
-        const n = writeSync(fd, buf);
-        buf = buf.subarray(n);
+        buf = buf.subarray(writeSync(fd, buf));
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        // A reader that does not read for a second costs the line, never the agent.
-        if (code !== 'EAGAIN' || ++tries > 100) return;
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || ++tries > 100) {
+          torn = buf.length < size;
+          return;
+        }
         Atomics.wait(pause, 0, 0, 10);
       }
     }
@@ -85,7 +97,8 @@ export function createLineLogger(options: { name: string; level?: string }, sink
     if (level < threshold) return () => {};
     return (first: object | string, message?: string) => {
       const fields = typeof first === 'string' ? null : first instanceof Error ? { err: first } : first;
-      const msg = typeof first === 'string' ? first : message;
+      // As pino: a bare error's line says its message.
+      const msg = typeof first === 'string' ? first : message ?? (first instanceof Error ? first.message : undefined);
       let body = '';
       try {
         body = fields ? JSON.stringify(fields, replacer).slice(1, -1) : '';

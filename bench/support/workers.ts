@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentProcess, Api, fixtureConfig, writeConfig } from '../../test/helpers/controller-fixture.js';
 import { startSshd, type SshdFixture } from '../../test/helpers/sshd.js';
 import { waitFor } from '../../test/helpers/wait.js';
-import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, LAUNCHER_ENV_VAR } from '../../agent/node-flags.js';
 import { bundleAgent } from '../../deploy/bundle-agent.js';
 
 /** Starts `n` sshd on 127.0.0.2, 127.0.0.3, …. */
@@ -54,7 +54,7 @@ export async function startAgents(port: number, workers: SshdFixture[], dir: str
   const script = await releasedAgentScript();
   return workers.map((sshd, i) => new AgentProcess({
     port, id: workerId(i), sessionsDir: join(sshd.deployDir, 'sessions'), dir, extra: { log_level: 'warn' },
-    nodeArgs: AGENT_NODE_FLAGS, env: AGENT_MALLOC_ENV, script,
+    nodeArgs: AGENT_NODE_FLAGS, env: { ...AGENT_MALLOC_ENV, [LAUNCHER_ENV_VAR]: Object.keys(AGENT_MALLOC_ENV).join(' ') }, script,
   }));
 }
 

@@ -51,13 +51,14 @@ describe('agent process against a stand-in controller', function () {
       token: TOKEN,
       sessions_dir: sessions,
       hooks: {
-        on_assign: `echo "$1" >> "${marks}/assign.log"`,
+        on_assign: `echo "$1" >> "${marks}/assign.log"; echo "\${MALLOC_ARENA_MAX-unset} \${BERTH_LAUNCHER_ENV-unset} \${HOOK_ENV_MARK-unset}" > "${marks}/env.txt"`,
         on_unassign: `echo "$BERTH_ACCOUNT_ID" >> "${marks}/unassign.log"`,
       },
       report_interval_ms: 1000,
       lease_ms: 10000,
     }));
-    agent = spawnAgent(configFile);
+    // As the release launcher starts it: an allocator setting meant for the agent alone.
+    agent = spawnAgent(configFile, { env: { MALLOC_ARENA_MAX: '1', BERTH_LAUNCHER_ENV: 'MALLOC_ARENA_MAX', HOOK_ENV_MARK: 'kept' } });
   });
 
   afterEach(function () {
@@ -97,6 +98,7 @@ describe('agent process against a stand-in controller', function () {
     expect(fencedNames(), 'a file not assigned to this server is fenced on welcome').to.deep.equal(['zz-stale.session']);
     await waitFor('on_assign for a1 and a2', () => lines(join(marks, 'assign.log')).join() === 'a1,a2');
     await waitFor('on_unassign for the stale file', () => lines(join(marks, 'unassign.log')).join() === 'zz-stale');
+    expect(lines(join(marks, 'env.txt')), 'hooks get the agent\'s environment without what the launcher set for the agent alone').to.deep.equal(['unset unset kept']);
     expect(conn0.invalid).to.deep.equal([]);
   });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentConfigError, configFileFromArgs, connectUrlFor, loadAgentConfig } from '../../agent/config.js';
+import { AgentConfigError, configFileFromArgs, connectUrlFor, hookEnvironment, loadAgentConfig } from '../../agent/config.js';
 import { tempDir } from './helpers.js';
 
 const CA_PEM = `-----BEGIN CERTIFICATE-----
@@ -152,5 +152,14 @@ describe('agent config', () => {
     const file = writeConfig({ ...complete, token: '${WORKER_TOKEN}' });
     expect(loadAgentConfig({ file, env: { WORKER_TOKEN: 'from-env-ref' } }).config.token).to.equal('from-env-ref');
     expect(() => loadAgentConfig({ file, env: {} })).to.throw(AgentConfigError, /token: environment variable WORKER_TOKEN is not set/);
+  });
+
+  it('hooks run without the variables the release launcher set for the agent alone', () => {
+    const env = { PATH: '/usr/bin', MALLOC_ARENA_MAX: '1', BERTH_LAUNCHER_ENV: 'MALLOC_ARENA_MAX', BERTH_NODE_ID: 'w1' };
+    expect(hookEnvironment(env)).to.deep.equal({ PATH: '/usr/bin', BERTH_NODE_ID: 'w1' });
+    // Set by the service itself (the launcher named nothing): kept.
+    const own = { PATH: '/usr/bin', MALLOC_ARENA_MAX: '4' };
+    expect(hookEnvironment(own)).to.equal(own);
+    expect(hookEnvironment({ ...own, BERTH_LAUNCHER_ENV: '' })).to.deep.equal(own);
   });
 });

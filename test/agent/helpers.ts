@@ -10,22 +10,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { bundleAgent } from '../../deploy/bundle-agent.js';
+import { bundleAgent, type AgentBundle } from '../../deploy/bundle-agent.js';
 import { parseAgentMessage } from '../../shared/protocol-schema.js';
 import { AGENT_CONNECT_PATH, MAX_FRAME_BYTES, type AgentMessage, type ControllerMessage } from '../../shared/protocol.js';
 
 /** Absolute path of the compiled agent entry point. */
 export const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.js', import.meta.url));
 
-let bundled: Promise<string> | null = null;
+let bundled: Promise<AgentBundle> | null = null;
 
 /**
  * The agent as released (deploy/bundle-agent.ts), built once per test run from this
- * build into dist/agent-bundle-test/main.js; its path.
+ * build into dist/agent-bundle-test/main.js.
  */
-export function releaseBundle(): Promise<string> {
+export function releaseBundle(): Promise<AgentBundle> {
   const projectDir = fileURLToPath(new URL('../../..', import.meta.url));
-  bundled ??= bundleAgent({ projectDir, outFile: join(projectDir, 'dist', 'agent-bundle-test', 'main.js') }).then((b) => b.file);
+  bundled ??= bundleAgent({ projectDir, outFile: join(projectDir, 'dist', 'agent-bundle-test', 'main.js') });
   return bundled;
 }
 

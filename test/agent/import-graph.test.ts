@@ -54,6 +54,8 @@ const FORBIDDEN = [
 interface Loaded {
   /** ES modules and CommonJS modules, as paths (files) or `node:` ids. */
   modules: string[];
+  /** The CommonJS part alone (the require cache at exit). */
+  commonJs: string[];
   /** process.moduleLoadList at exit: `NativeModule tls`, `Internal Binding fs`, …. */
   builtins: string[];
 }
@@ -77,11 +79,12 @@ async function recordLoads(script: string): Promise<Loaded> {
     await waitFor('two reports', () => messagesOf(conn, 'report').length >= 2);
     agent.child.kill('SIGTERM');
     expect((await agent.exited).code, agent.output()).to.equal(0);
+    const commonJs = readFileSync(`${out}.cjs`, 'utf8').split('\n').filter(Boolean);
     const modules = [
       ...readFileSync(`${out}.esm`, 'utf8').split('\n'),
-      ...readFileSync(`${out}.cjs`, 'utf8').split('\n'),
+      ...commonJs,
     ].filter(Boolean).map((u) => (u.startsWith('file:') ? new URL(u).pathname : u));
-    return { modules, builtins: readFileSync(`${out}.builtins`, 'utf8').split('\n') };
+    return { modules, commonJs, builtins: readFileSync(`${out}.builtins`, 'utf8').split('\n') };
   } finally {
     await controller.close();
     tmp.cleanup();
@@ -108,6 +111,8 @@ describe('agent import graph', function () {
     for (const wanted of [/\/dist\/agent\/connection\.js$/, /\/dist\/shared\/protocol-schema\.js$/, /\/dist\/shared\/line-logger\.js$/, /\/node_modules\/ws\//, /\/node_modules\/zod\//]) {
       expect(loaded.modules.some((p) => wanted.test(p)), `expected a module matching ${wanted}`).to.equal(true);
     }
+    // Both lists are recorded: ws's CommonJS files show in the require cache.
+    expect(loaded.commonJs.some((p) => /\/node_modules\/ws\/lib\/receiver\.js$/.test(p)), 'ws in the CommonJS list').to.equal(true);
     expect(loaded.builtins, 'built-ins recorded').to.include('NativeModule net');
     expect(loaded.builtins.filter((m) => /^NativeModule (child_process|dgram)$/.test(m)), 'built-ins loaded by an agent without hooks').to.deep.equal([]);
     expect(forbiddenIn(loaded)).to.deep.equal({});
@@ -115,10 +120,14 @@ describe('agent import graph', function () {
 
   it('as released (one bundle): no module file but the bundle, and over http neither TLS, https nor zlib', async () => {
     const bundle = await releaseBundle();
-    const loaded = await recordLoads(bundle);
+    // What is inlined: the forbidden packages cannot show as files of their own here.
+    expect(bundle.packages).to.deep.equal(['ws', 'zod']);
+    expect(bundle.inputs.some((p) => /\/dist\/agent\/connection\.js$/.test(p)), 'inputs listed').to.equal(true);
+    expect(forbiddenIn({ modules: bundle.inputs, commonJs: [], builtins: [] }), 'inlined in the bundle').to.deep.equal({});
+    const loaded = await recordLoads(bundle.file);
     const files = loaded.modules.filter((p) => p.startsWith('/'));
     // The preload itself is recorded too.
-    expect(files.filter((p) => !p.endsWith('/preload.mjs'))).to.deep.equal([bundle]);
+    expect(files.filter((p) => !p.endsWith('/preload.mjs'))).to.deep.equal([bundle.file]);
     expect(loaded.builtins, 'built-ins recorded').to.include('NativeModule http');
     // ws requires these at load; in the bundle they wait for a wss:// URL (tls.test.ts) or permessage-deflate.
     expect(loaded.builtins.filter((m) => /^NativeModule (tls|_tls_wrap|https|zlib|child_process|dgram)$/.test(m))).to.deep.equal([]);

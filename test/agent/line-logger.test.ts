@@ -3,7 +3,10 @@
  * any depth, errors shown like pino's `err` serializer, and a line for any input.
  */
 import { expect } from 'chai';
-import { createLineLogger, SECRET_KEYS } from '../../shared/line-logger.js';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLineLogger, SECRET_KEYS, stdoutSink } from '../../shared/line-logger.js';
+import { tempDir } from './helpers.js';
 
 function capture(level?: string) {
   const lines: string[] = [];
@@ -44,6 +47,7 @@ describe('agent line logger', () => {
     expect(withField!.err).to.include({ type: 'TypeError', message: 'boom', code: 'E_BOOM' });
     expect(withField!.err.stack).to.match(/^TypeError: boom\n/);
     expect(bare!.err).to.include({ type: 'TypeError', message: 'boom' });
+    expect(bare!.msg, 'a bare error\'s message is the line\'s').to.equal('boom');
   });
 
   it('keeps lines at or above its level; "silent" writes nothing', () => {
@@ -71,8 +75,20 @@ describe('agent line logger', () => {
     expect(big).to.include({ big: '12' });
   });
 
-  it('flush calls back once written', async () => {
-    const { log } = capture();
-    await new Promise<void>((resolve) => log.flush(() => resolve()));
+  it('writes whole lines to a file descriptor, and flush calls back once they are there', async () => {
+    const tmp = tempDir('berth-line-logger-');
+    try {
+      const file = join(tmp.path, 'out.log');
+      const fd = openSync(file, 'w');
+      const log = createLineLogger({ name: 'berth-agent' }, stdoutSink(fd));
+      for (let i = 0; i < 100; i++) log.info({ i, pad: 'x'.repeat(1000) }, 'line');
+      await new Promise<void>((resolve) => log.flush(() => resolve()));
+      closeSync(fd);
+      const lines = readFileSync(file, 'utf8').split('\n');
+      expect(lines.pop()).to.equal('');
+      expect(lines.map((l) => JSON.parse(l).i)).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
+    } finally {
+      tmp.cleanup();
+    }
   });
 });

@@ -35,7 +35,7 @@ describe('agent over TLS with a private CA', function () {
 
   const builds = [
     { name: 'compiled', script: async () => AGENT_MAIN },
-    { name: 'release bundle', script: releaseBundle },
+    { name: 'release bundle', script: async () => (await releaseBundle()).file },
   ];
   for (const build of builds) {
     it(`${build.name}: connects over wss when ca_file names the CA`, async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
@@ -138,11 +138,33 @@ describe('deploy: release tarballs and install.sh', function () {
       expect(existsSync(path.join(root, 'opt/berth/agent/bin/berth-agent'))).to.equal(true);
     });
 
-    it('the launcher runs the bundle with the agent\'s node flags and allocator setting; the bundled licences ship with it', () => {
+    it('the launcher runs the bundle with the agent\'s node flags and MALLOC_ARENA_MAX=1, named for the agent to keep out of its hooks; the bundled licences ship with it', () => {
       const release = path.join(root, 'opt/berth/agent');
-      const launcher = readFileSync(path.join(release, 'bin/berth-agent'), 'utf8');
-      expect(launcher).to.include(`\${BERTH_NODE_FLAGS-${AGENT_NODE_FLAGS.join(' ')}}`);
-      for (const [key, value] of Object.entries(AGENT_MALLOC_ENV)) expect(launcher).to.include(`export ${key}="\${${key}-${value}}"`);
+      const launcher = path.join(release, 'bin/berth-agent');
+      // A stand-in node: answers the launcher's flag probe (`-e 0`), refuses any flag
+      // when REFUSE is set, else prints what it was started with.
+      const fakeNode = path.join(root, 'fake-node');
+      writeFileSync(fakeNode, [
+        '#!/bin/sh',
+        'for a in "$@"; do case "$a" in --config) ;; --*) [ -n "$REFUSE" ] && exit 9 ;; esac; done',
+        'for a in "$@"; do [ "$a" = "-e" ] && exit 0; done',
+        'echo "MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX-unset} LAUNCHER_ENV=${BERTH_LAUNCHER_ENV-unset} ARGS=$*"',
+        '',
+      ].join('\n'), { mode: 0o755 });
+      const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_') && !k.startsWith('MALLOC_')));
+      const run = (env: Record<string, string>) => spawnSync(launcher, ['--config', 'agent.json'], { env: { ...clean, BERTH_NODE: fakeNode, ...env }, encoding: 'utf8' });
+      const main = path.join(release, 'dist/agent/main.js');
+
+      const normal = run({});
+      expect(normal.stdout.trim()).to.equal(`MALLOC_ARENA_MAX=1 LAUNCHER_ENV=MALLOC_ARENA_MAX ARGS=${AGENT_NODE_FLAGS.join(' ')} ${main} --config agent.json`);
+      // The service's own setting wins and is then the hooks' too.
+      expect(run({ MALLOC_ARENA_MAX: '4' }).stdout.trim()).to.equal(`MALLOC_ARENA_MAX=4 LAUNCHER_ENV=unset ARGS=${AGENT_NODE_FLAGS.join(' ')} ${main} --config agent.json`);
+      // A node that refuses a flag still starts the agent, without the flags, and says why.
+      const refused = run({ REFUSE: '1' });
+      expect(refused.stdout.trim()).to.equal(`MALLOC_ARENA_MAX=1 LAUNCHER_ENV=MALLOC_ARENA_MAX ARGS=${main} --config agent.json`);
+      expect(refused.stderr).to.include('refuses the flags');
+      expect(Object.keys(AGENT_MALLOC_ENV)).to.deep.equal(['MALLOC_ARENA_MAX']);
+
       const licences = readFileSync(path.join(release, 'THIRD_PARTY_LICENSES'), 'utf8');
       expect(licences).to.match(/^ws \d+\.\d+\.\d+$/m);
       expect(licences).to.match(/^zod \d+\.\d+\.\d+$/m);
@@ -180,6 +202,8 @@ describe('deploy: release tarballs and install.sh', function () {
         const exited = new Promise<number | null>((resolve) => agent!.once('exit', (code) => resolve(code)));
         const hello = await waitFor('hello', () => received.find((m) => m.type === 'hello'), 15_000);
         expect(hello.node_id).to.equal('worker-07');
+        // The bundle finds the release's package.json (`../../package.json`) for its version.
+        expect(hello.agent_version).to.equal(VERSION);
         expect(hello.sessions_dir).to.equal(sessionsDir);
         expect(upgrade!.headers[NODE_HEADER]).to.equal('worker-07');
         expect(upgrade!.headers.authorization).to.equal('Bearer deploy-test-token');
