@@ -36,3 +36,8 @@ export const AGENT_MALLOC_ENV: Readonly<Record<string, string>> = Object.freeze(
 
 /** Space-separated names of the variables the launcher set for the agent alone. */
 export const LAUNCHER_ENV_VAR = 'BERTH_LAUNCHER_ENV';
+
+/** What the launcher adds to an environment that sets none of {@link AGENT_MALLOC_ENV} (the benchmarks start the agent so). */
+export const AGENT_LAUNCH_ENV: Readonly<Record<string, string>> = Object.freeze({
+  ...AGENT_MALLOC_ENV, [LAUNCHER_ENV_VAR]: Object.keys(AGENT_MALLOC_ENV).join(' '),
+});

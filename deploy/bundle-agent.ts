@@ -83,18 +83,8 @@ export async function bundleAgent(options: { projectDir: string; outFile?: strin
     logLevel: 'silent',
     plugins: [lazyBuiltins],
   });
-  const packages = new Set<string>();
-  for (const input of Object.keys(result.metafile.inputs)) {
-    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-    if (m) packages.add(m[1]!);
-  }
+  // Files only: the lazy stand-ins are inputs of their own namespace (`berth-lazy-builtin:tls`).
   const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.includes(':')).map((i) => path.resolve(i)).sort();
+  const packages = new Set(inputs.flatMap((i) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(i)?.[1] ?? []));
   return { file, packages: [...packages].sort(), inputs };
-}
-
-// `node dist/deploy/bundle-agent.js`: writes the default bundle of this checkout.
-if (process.argv[1] && path.resolve(process.argv[1]) === new URL(import.meta.url).pathname) {
-  const projectDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-  const bundle = await bundleAgent({ projectDir });
-  process.stdout.write(`${path.relative(projectDir, bundle.file)} (bundles ${bundle.packages.join(', ')})\n`);
 }

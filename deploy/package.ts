@@ -60,7 +60,7 @@ export const DEPLOY_FILES = [
   'agent.example.json', 'berth.env.example', 'install.sh',
 ] as const;
 
-const SKIPPED_DIST_DIRS = new Set(['test', 'bench', 'deploy', 'agent-bundle', 'agent-bundle-test']);
+const SKIPPED_DIST_DIRS = new Set(['test', 'bench', 'deploy', 'agent-bundle']);
 const SKIPPED_PACKAGE_DIRS = new Set(['.github', 'test', 'tests', '__tests__', 'docs',
   'example', 'examples', 'benchmark', 'benchmarks', 'bench', 'node_modules']);
 

@@ -22,8 +22,8 @@ export const SECRET_KEYS: readonly string[] = Object.freeze([
 export const CENSOR = '[redacted]';
 
 /** pino's level numbers. */
-export const LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity });
-export type LevelName = keyof typeof LEVELS;
+const LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity });
+type LevelName = keyof typeof LEVELS;
 
 /** One logging method: `(fields, message)` or `(message)`, as pino's. */
 export interface LogFn {

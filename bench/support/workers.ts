@@ -4,12 +4,11 @@
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AgentProcess, Api, fixtureConfig, writeConfig } from '../../test/helpers/controller-fixture.js';
 import { startSshd, type SshdFixture } from '../../test/helpers/sshd.js';
 import { waitFor } from '../../test/helpers/wait.js';
-import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS, LAUNCHER_ENV_VAR } from '../../agent/node-flags.js';
-import { bundleAgent } from '../../deploy/bundle-agent.js';
+import { AGENT_LAUNCH_ENV, AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { releaseBundle } from '../../test/helpers/release-bundle.js';
 
 /** Starts `n` sshd on 127.0.0.2, 127.0.0.3, …. */
 export async function startWorkers(n: number): Promise<SshdFixture[]> {
@@ -34,27 +33,15 @@ export function writeBenchConfig(dir: string, workers: SshdFixture[], maxAccount
   return writeConfig(dir, raw);
 }
 
-let released: Promise<string> | null = null;
-
-/**
- * The agent as released: the bundle `npm run package` ships (deploy/bundle-agent.ts),
- * written once per bench run to dist/agent-bundle/main.js from this checkout's build.
- */
-export function releasedAgentScript(): Promise<string> {
-  const projectDir = fileURLToPath(new URL('../../..', import.meta.url));
-  released ??= bundleAgent({ projectDir }).then((b) => b.file);
-  return released;
-}
-
 /**
  * Starts the real agent for every worker (sessions in `<deployDir>/sessions`) as the
  * release launcher does: the bundle, with the launcher's node flags and environment.
  */
 export async function startAgents(port: number, workers: SshdFixture[], dir: string): Promise<AgentProcess[]> {
-  const script = await releasedAgentScript();
+  const { file: script } = await releaseBundle();
   return workers.map((sshd, i) => new AgentProcess({
     port, id: workerId(i), sessionsDir: join(sshd.deployDir, 'sessions'), dir, extra: { log_level: 'warn' },
-    nodeArgs: AGENT_NODE_FLAGS, env: { ...AGENT_MALLOC_ENV, [LAUNCHER_ENV_VAR]: Object.keys(AGENT_MALLOC_ENV).join(' ') }, script,
+    nodeArgs: AGENT_NODE_FLAGS, env: AGENT_LAUNCH_ENV, script,
   }));
 }
 

@@ -10,24 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { bundleAgent, type AgentBundle } from '../../deploy/bundle-agent.js';
 import { parseAgentMessage } from '../../shared/protocol-schema.js';
 import { AGENT_CONNECT_PATH, MAX_FRAME_BYTES, type AgentMessage, type ControllerMessage } from '../../shared/protocol.js';
 
 /** Absolute path of the compiled agent entry point. */
 export const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.js', import.meta.url));
-
-let bundled: Promise<AgentBundle> | null = null;
-
-/**
- * The agent as released (deploy/bundle-agent.ts), built once per test run from this
- * build into dist/agent-bundle-test/main.js.
- */
-export function releaseBundle(): Promise<AgentBundle> {
-  const projectDir = fileURLToPath(new URL('../../..', import.meta.url));
-  bundled ??= bundleAgent({ projectDir, outFile: join(projectDir, 'dist', 'agent-bundle-test', 'main.js') });
-  return bundled;
-}
 
 /** A fresh temp dir, removed by the returned cleanup. */
 export function tempDir(prefix = 'berth-agent-'): { path: string; cleanup: () => void } {

@@ -10,7 +10,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
-import { AGENT_MAIN, messagesOf, releaseBundle, spawnAgent, StandInController, tempDir, waitFor } from './helpers.js';
+import { releaseBundle } from '../helpers/release-bundle.js';
+import { AGENT_MAIN, messagesOf, spawnAgent, StandInController, tempDir, waitFor } from './helpers.js';
 
 const HOOKS_SOURCE = `
 import { appendFileSync } from 'node:fs';

@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_MAIN, messagesOf, makeTestCa, releaseBundle, spawnAgent, StandInController, tempDir, waitFor } from './helpers.js';
+import { releaseBundle } from '../helpers/release-bundle.js';
+import { AGENT_MAIN, messagesOf, makeTestCa, spawnAgent, StandInController, tempDir, waitFor } from './helpers.js';
 
 describe('agent over TLS with a private CA', function () {
   this.timeout(20000);
