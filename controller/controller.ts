@@ -356,6 +356,7 @@ export class Controller {
     await this.pool?.close();
     if (this.store && this.fleet) await this.saveServerState().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'could not save server state'));
     await this.store?.close();
+    await this.sessions?.close();
     this.log.info('controller stopped');
   }
 }

@@ -4,12 +4,11 @@
  * `<sessions_dir>/.previous/`. Paths from requests must resolve inside the store.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsync, openSync, readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { BerthError } from '../../shared/errors.js';
-import { GroupSync } from './group-sync.js';
+import { DurableWriter } from './durable-writer.js';
 import { accountIdFromFileName, isAccountId, sessionFileName } from '../../shared/ids.js';
 
 /** Largest session accepted (SPEC §5: PUT ≤ 10 MiB). */
@@ -19,14 +18,15 @@ export const MAX_SESSION_BYTES = 10 * 1024 * 1024;
 const KEEP_PREVIOUS = 5;
 
 /**
- * Files up to this size are read and written with synchronous calls: a session of a few
- * dozen KiB is in the page cache and costs microseconds, far less than a trip through
- * libuv's thread pool (two context switches each, on a busy machine the larger cost).
- * Larger files and every fsync still go through the pool, off the event loop.
+ * Files up to this size are read with synchronous calls: a session of a few dozen KiB
+ * is in the page cache and costs microseconds, far less than a trip through libuv's
+ * thread pool (two context switches each, on a busy machine the larger cost). Larger
+ * files are read in the pool; every write goes to the {@link DurableWriter}'s thread.
  */
 const SYNC_IO_BYTES = 256 * 1024;
 
-const fsyncFd = promisify(fsync);
+/** Mode of every file in the store. */
+const FILE_MODE = 0o600;
 
 /** SHA-256 of a session, hex. */
 export function sha256(bytes: Buffer): string {
@@ -39,13 +39,12 @@ export class SessionFiles {
   /** The store's real path, resolved once. */
   private rootReal: string | undefined;
 
-  /** One fsync of the store folder covers every rename made before it started. */
-  private readonly dirSync: GroupSync;
+  /** Creates, fsyncs and renames files off the event loop. */
+  private readonly writer = new DurableWriter();
 
   constructor(options: { dir: string }) {
     // Absolute and normalised: the inside-the-store checks compare paths as strings.
     this.dir = resolve(options.dir);
-    this.dirSync = new GroupSync(() => syncDir(this.dir));
   }
 
   /** Creates the store folder (0700). */
@@ -97,10 +96,18 @@ export class SessionFiles {
     return join(this.dir, sessionFileName(accountId));
   }
 
+  /** Waits for the writes in flight and stops the writer's thread. */
+  close(): Promise<void> {
+    return this.writer.close();
+  }
+
   /** The account's current copy, or null. */
   async read(accountId: string): Promise<Buffer | null> {
+    const path = this.pathOf(accountId);
+    // Most accounts have no copy yet when they are placed: ask without the cost of an error.
+    if (!statSync(path, { throwIfNoEntry: false })) return null;
     try {
-      return await readWhole(this.pathOf(accountId));
+      return await readWhole(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -123,10 +130,9 @@ export class SessionFiles {
     if (current && sha256(current) === digest) return digest;
     if (current) await this.keepPrevious(accountId, target);
     const tmp = join(this.dir, `.${sessionFileName(accountId)}.tmp-${process.pid}-${Date.now()}`);
-    await writeSynced(tmp, bytes);
-    renameSync(tmp, target);
-    // The rename itself must survive a power cut before the worker's copy is removed.
-    await this.dirSync.request();
+    // Resolves once the rename and the folder's entry are on disk: the copy must survive
+    // a power cut before a worker's copy is removed.
+    await this.writer.write({ tmp, target, bytes, mode: FILE_MODE });
     return digest;
   }
 
@@ -139,7 +145,7 @@ export class SessionFiles {
     const dir = join(this.dir, '.recovered');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, `${accountId}.${serverId}.${stamp()}.session`);
-    await writeSynced(file, bytes);
+    await this.writer.write({ tmp: file, target: null, bytes, mode: FILE_MODE });
     return file;
   }
 
@@ -168,29 +174,4 @@ async function readWhole(path: string): Promise<Buffer> {
     closeSync(fd);
   }
   return small ?? readFile(path);
-}
-
-/**
- * Writes a new file (mode 0600) and flushes it to disk before resolving. Creating a file
- * waits for the filesystem journal, which an fsync elsewhere may hold for milliseconds,
- * so this stays in the thread pool, off the event loop.
- */
-async function writeSynced(path: string, bytes: Buffer): Promise<void> {
-  const fh = await open(path, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o600);
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Flushes a directory's entries (a rename in it) to disk. */
-async function syncDir(dir: string): Promise<void> {
-  const fd = openSync(dir, constants.O_RDONLY);
-  try {
-    await fsyncFd(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

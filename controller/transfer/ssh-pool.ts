@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { BerthError, isBerthError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
@@ -62,7 +63,37 @@ interface Entry {
  * allocations/s doubled (bench/RESULTS.md).
  */
 export function sendPromptly(client: Client): void {
-  client.once('connect', () => client.setNoDelay(true));
+  client.once('connect', () => {
+    client.setNoDelay(true);
+    const sock = (client as unknown as { _sock?: unknown })._sock;
+    if (sock instanceof Socket) coalesceWrites(sock);
+  });
+}
+
+/**
+ * Makes every packet ssh2 writes during one turn of the event loop leave in one system
+ * call. ssh2 writes each packet on its own; uploads sharing a connection get their
+ * answers together (one read from the server) and each answer's continuation sends the
+ * next requests, so without this every upload's requests cost a system call of their
+ * own, and on loopback each one also wakes the server. The socket is corked at the first
+ * write of a turn and uncorked once the turn's callbacks and promise jobs have run
+ * (`process.nextTick` queued from inside them runs after the microtask queue drains).
+ */
+export function coalesceWrites(sock: Socket): void {
+  let corked = false;
+  const flush = (): void => {
+    corked = false;
+    sock.uncork();
+  };
+  const write = sock.write;
+  sock.write = function coalescedWrite(this: Socket, ...args: Parameters<Socket['write']>): boolean {
+    if (!corked) {
+      corked = true;
+      sock.cork();
+      process.nextTick(flush);
+    }
+    return write.apply(this, args as never);
+  } as Socket['write'];
 }
 
 /** A pool of SSH connections, one per server. */

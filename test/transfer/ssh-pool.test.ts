@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { coalesceWrites } from '../../controller/transfer/ssh-pool.js';
 import { startSshd, type SshdFixture } from '../helpers/sshd.js';
 import { filesIn, rejection, rig, targetFor, waitFor, type Rig } from './fixtures.js';
 
@@ -112,5 +114,36 @@ describe('transfer: ssh pool against real sshd', () => {
     await r.pool.close();
     const e = await rejection(() => r!.transfer.download('w1', 'acc'));
     expect(e.code).to.equal('SHUTTING_DOWN');
+  });
+});
+
+describe('transfer: packets written in one turn of the event loop', () => {
+  it('leave in one system call, in order, and a later turn\'s in the next', async () => {
+    const received: Buffer[] = [];
+    const server = createServer((s) => s.on('data', (d: Buffer) => received.push(d)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const sock = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', r));
+    try {
+      sock.setNoDelay(true);
+      coalesceWrites(sock);
+      const batches: number[] = [];
+      const writev = (sock as unknown as { _writev: (chunks: unknown[], cb: () => void) => void })._writev.bind(sock);
+      (sock as unknown as { _writev: typeof writev })._writev = (chunks, cb) => {
+        batches.push(chunks.length);
+        writev(chunks, cb);
+      };
+      sock.write('a');
+      await Promise.resolve(); // a promise job of the same turn still joins the batch
+      sock.write('b');
+      sock.write('c');
+      await new Promise((r) => setImmediate(r));
+      sock.write('d');
+      await waitFor(() => Buffer.concat(received).toString() === 'abcd', 5000);
+      expect(batches).to.deep.equal([3]); // 'd' alone goes out by the plain write path
+    } finally {
+      sock.destroy();
+      server.close();
+    }
   });
 });

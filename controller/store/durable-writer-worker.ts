@@ -1,0 +1,95 @@
+/**
+ * The worker thread of {@link DurableWriter}. Each round takes every job that arrived
+ * since the last one: creates and writes each file, fsyncs and closes them, renames them
+ * into place, fsyncs each folder involved once, and answers for the whole round. A job
+ * that fails is answered with its error (its temporary file removed) and does not stop
+ * the others.
+ */
+import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import type { DurableJob, DurableOutcome } from './durable-writer.js';
+
+const queue: DurableJob[] = [];
+
+parentPort?.on('message', (job: DurableJob) => {
+  queue.push(job);
+  if (queue.length === 1) setImmediate(round);
+});
+
+function failure(e: unknown): DurableOutcome['error'] {
+  const err = e as NodeJS.ErrnoException;
+  return { message: err.message ?? String(e), ...(typeof err.code === 'string' ? { code: err.code } : {}) };
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/** Removes a temporary file left by a failed job; a failure to remove it is not the job's error. */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Left behind: a later write to the same name truncates it.
+  }
+}
+
+function round(): void {
+  const jobs = queue.splice(0);
+  const errors = new Map<number, DurableOutcome['error']>();
+  const fail = (job: DurableJob, e: unknown): void => {
+    errors.set(job.id, failure(e));
+    removeQuietly(job.tmp);
+  };
+  const opened: { job: DurableJob; fd: number }[] = [];
+  for (const job of jobs) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(job.tmp, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, job.mode);
+      writeAll(fd, job.bytes);
+      opened.push({ job, fd });
+    } catch (e) {
+      if (fd !== undefined) closeSync(fd);
+      fail(job, e);
+    }
+  }
+  // The first fsync commits the journal with the other files' data; the rest find
+  // little left to do.
+  for (const { job, fd } of opened) {
+    try {
+      fsyncSync(fd);
+    } catch (e) {
+      errors.set(job.id, failure(e));
+    } finally {
+      closeSync(fd);
+    }
+    if (errors.has(job.id)) removeQuietly(job.tmp);
+  }
+  const folders = new Map<string, DurableJob[]>();
+  for (const { job } of opened) {
+    if (errors.has(job.id)) continue;
+    try {
+      if (job.target !== null) renameSync(job.tmp, job.target);
+      const folder = dirname(job.target ?? job.tmp);
+      folders.set(folder, [...(folders.get(folder) ?? []), job]);
+    } catch (e) {
+      fail(job, e);
+    }
+  }
+  for (const [folder, inFolder] of folders) {
+    try {
+      const fd = openSync(folder, constants.O_RDONLY);
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      // The file is in place but its entry may not be on disk yet.
+      for (const job of inFolder) errors.set(job.id, failure(e));
+    }
+  }
+  const outcomes: DurableOutcome[] = jobs.map((job) => (errors.has(job.id) ? { id: job.id, error: errors.get(job.id) } : { id: job.id }));
+  parentPort?.postMessage(outcomes);
+}
