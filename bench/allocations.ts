@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Api, type AgentProcess } from '../test/helpers/controller-fixture.js';
 import { removeDir, tempDir } from '../test/helpers/temp.js';
+import { sshNativeCrypto } from '../controller/transfer/ssh-pool.js';
 import { CpuAccount, describeCpu } from './support/cpu-accounting.js';
 import { BenchController } from './support/controller-proc.js';
 import { LoadClient } from './support/load-client.js';
@@ -137,6 +138,7 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
 async function run(options: BenchOptions): Promise<Figure[]> {
   const accounts = options.quick ? 400 : 2_000;
   const warmup = options.quick ? 100 : WARMUP;
+  options.log(`allocations: ssh2 ciphers ${sshNativeCrypto() ? 'in its native binding' : 'through node:crypto (its native binding is not built)'}`);
   const pooled = await runSetup('p', accounts, warmup, false, options);
   const base = await runSetup('b', accounts, warmup, true, options);
   const ratio = pooled.perSecond / base.perSecond;

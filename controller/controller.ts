@@ -31,7 +31,7 @@ import type { ServerStatus } from './placement/types.js';
 import { SessionFiles } from './store/session-files.js';
 import { openStore, type Store } from './store/store.js';
 import { SessionTransfer } from './transfer/session-transfer.js';
-import { SshPool } from './transfer/ssh-pool.js';
+import { SshPool, sshNativeCrypto } from './transfer/ssh-pool.js';
 
 /** A running controller. */
 export class Controller {
@@ -173,7 +173,7 @@ export class Controller {
         resolve();
       });
     });
-    log.info({ listen: `${c().host}:${this.port}`, tls: tls !== null, servers: this.fleet.servers.length, database: c().database }, 'controller listening');
+    log.info({ listen: `${c().host}:${this.port}`, tls: tls !== null, servers: this.fleet.servers.length, database: c().database, ssh_native_crypto: sshNativeCrypto() }, 'controller listening');
 
     this.tickTimer = setInterval(() => this.tick(), Math.min(1000, c().report_interval_ms));
     this.tickTimer.unref();

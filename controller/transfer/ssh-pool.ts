@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { BerthError, isBerthError } from '../../shared/errors.js';
@@ -94,6 +95,21 @@ export function coalesceWrites(sock: Socket): void {
     }
     return write.apply(this, args as never);
   } as Socket['write'];
+}
+
+/**
+ * Whether ssh2 runs its ciphers in its native binding (built by its install script with
+ * node-gyp) rather than through node's crypto objects, one per packet. Measured in
+ * bench/allocations.ts: about 0.2 ms less controller CPU per allocation, 10 % more
+ * allocations/s. Without a compiler the install falls back, and so does ssh2.
+ */
+export function sshNativeCrypto(): boolean {
+  try {
+    createRequire(import.meta.url)('ssh2/lib/protocol/crypto/build/Release/sshcrypto.node');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A pool of SSH connections, one per server. */
