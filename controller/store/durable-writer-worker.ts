@@ -3,12 +3,14 @@
  * since the last one: creates and writes each file, fsyncs and closes them, renames them
  * into place, fsyncs each folder involved once, and answers for the whole round. A job
  * that fails is answered with its error (its temporary file removed) and does not stop
- * the others.
+ * the others. A job replacing a file first compares it: unchanged, it is answered at
+ * once; changed, the old file is copied aside before the new one is written.
  */
-import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import type { DurableJob, DurableOutcome } from './durable-writer.js';
+import type { DurableJob, DurableOutcome, DurableResult } from './durable-writer.js';
 
 const queue: DurableJob[] = [];
 
@@ -35,6 +37,22 @@ function removeQuietly(path: string): void {
   }
 }
 
+/** For a job replacing its target: 'unchanged' when the target holds the same bytes; else copies it aside. */
+function compareAndKeep(job: DurableJob): DurableResult {
+  if (!job.replace || job.target === null) return 'written';
+  let current: Buffer;
+  try {
+    current = readFileSync(job.target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'written';
+    throw e;
+  }
+  if (current.equals(job.bytes)) return 'unchanged';
+  mkdirSync(dirname(job.replace.previous), { recursive: true, mode: 0o700 });
+  copyFileSync(job.target, job.replace.previous);
+  return 'previous_kept';
+}
+
 function round(): void {
   const jobs = queue.splice(0);
   const errors = new Map<number, DurableOutcome['error']>();
@@ -42,8 +60,17 @@ function round(): void {
     errors.set(job.id, failure(e));
     removeQuietly(job.tmp);
   };
+  const results = new Map<number, DurableResult>();
   const opened: { job: DurableJob; fd: number }[] = [];
   for (const job of jobs) {
+    try {
+      const result = compareAndKeep(job);
+      results.set(job.id, result);
+      if (result === 'unchanged') continue;
+    } catch (e) {
+      errors.set(job.id, failure(e));
+      continue;
+    }
     let fd: number | undefined;
     try {
       fd = openSync(job.tmp, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, job.mode);
@@ -90,6 +117,8 @@ function round(): void {
       for (const job of inFolder) errors.set(job.id, failure(e));
     }
   }
-  const outcomes: DurableOutcome[] = jobs.map((job) => (errors.has(job.id) ? { id: job.id, error: errors.get(job.id) } : { id: job.id }));
+  const outcomes: DurableOutcome[] = jobs.map((job) => (errors.has(job.id)
+    ? { id: job.id, error: errors.get(job.id) }
+    : { id: job.id, done: { result: results.get(job.id) ?? 'written', sha256: createHash('sha256').update(job.bytes).digest('hex') } }));
   parentPort?.postMessage(outcomes);
 }

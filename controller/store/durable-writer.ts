@@ -6,6 +6,8 @@
  * loop posts one message and gets one answer. The worker takes whatever files arrived
  * since its last round together: it writes them all, then fsyncs them (the first fsync's
  * journal commit carries the others' data), renames them, and fsyncs each folder once.
+ * It also hashes the bytes (SHA-256) and, when replacing a file, compares and keeps the
+ * old one, so none of that is done on the event loop either.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -18,6 +20,22 @@ export interface DurableFile {
   readonly bytes: Uint8Array;
   /** Mode of a created file. */
   readonly mode: number;
+  /**
+   * Replacing `target`: when it already holds exactly these bytes nothing is written;
+   * when it holds others they are first copied to `previous` (its folder made if
+   * missing). The worker looks, so the event loop never waits on the folder's lock
+   * while other files are created in it.
+   */
+  readonly replace?: { readonly previous: string };
+}
+
+/** What a write did: wrote the file, found it unchanged, or kept the replaced one and wrote. */
+export type DurableResult = 'written' | 'unchanged' | 'previous_kept';
+
+/** A written file: what was done, and the SHA-256 of its bytes (hex). */
+export interface DurableDone {
+  readonly result: DurableResult;
+  readonly sha256: string;
 }
 
 /** A job as posted to the worker. */
@@ -28,11 +46,12 @@ export interface DurableJob extends DurableFile {
 /** The worker's answer for one job: `error` is absent when the file is on disk. */
 export interface DurableOutcome {
   readonly id: number;
+  readonly done?: DurableDone;
   readonly error?: { readonly code?: string; readonly message: string };
 }
 
 interface Waiter {
-  resolve(): void;
+  resolve(done: DurableDone): void;
   reject(e: Error): void;
 }
 
@@ -43,16 +62,19 @@ export class DurableWriter {
   #nextId = 1;
   #closed = false;
 
-  /** Resolves once the file is written, fsynced, renamed (when asked) and its folder fsynced. */
-  write(file: DurableFile): Promise<void> {
+  /**
+   * Resolves once the file is written, fsynced, renamed (when asked) and its folder
+   * fsynced, or found unchanged (see {@link DurableFile.replace}).
+   */
+  write(file: DurableFile): Promise<DurableDone> {
     if (this.#closed) return Promise.reject(new Error('the file writer is closed'));
     const worker = this.#worker ?? this.#start();
     const id = this.#nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<DurableDone>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
       // Pending writes keep the process alive; an idle worker does not.
       if (this.#waiting.size === 1) worker.ref();
-      const job: DurableJob = { id, tmp: file.tmp, target: file.target, bytes: file.bytes, mode: file.mode };
+      const job: DurableJob = { id, tmp: file.tmp, target: file.target, bytes: file.bytes, mode: file.mode, ...(file.replace ? { replace: file.replace } : {}) };
       worker.postMessage(job);
     });
   }
@@ -64,7 +86,7 @@ export class DurableWriter {
     if (!worker) return;
     await Promise.allSettled([...this.#waiting.values()].map((w) => new Promise<void>((r) => {
       const { resolve, reject } = w;
-      w.resolve = () => { resolve(); r(); };
+      w.resolve = (done) => { resolve(done); r(); };
       w.reject = (e) => { reject(e); r(); };
     })));
     this.#worker = null;
@@ -80,8 +102,8 @@ export class DurableWriter {
         const w = this.#waiting.get(o.id);
         if (!w) continue;
         this.#waiting.delete(o.id);
-        if (o.error) w.reject(Object.assign(new Error(o.error.message), o.error.code ? { code: o.error.code } : {}));
-        else w.resolve();
+        if (o.error || !o.done) w.reject(Object.assign(new Error(o.error?.message ?? 'no answer from the file writer'), o.error?.code ? { code: o.error.code } : {}));
+        else w.resolve(o.done);
       }
       if (this.#waiting.size === 0 && this.#worker === worker) worker.unref();
     });

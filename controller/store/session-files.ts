@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { BerthError } from '../../shared/errors.js';
 import { DurableWriter } from './durable-writer.js';
@@ -103,11 +103,8 @@ export class SessionFiles {
 
   /** The account's current copy, or null. */
   async read(accountId: string): Promise<Buffer | null> {
-    const path = this.pathOf(accountId);
-    // Most accounts have no copy yet when they are placed: ask without the cost of an error.
-    if (!statSync(path, { throwIfNoEntry: false })) return null;
     try {
-      return await readWhole(path);
+      return await readWhole(this.pathOf(accountId));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -125,15 +122,13 @@ export class SessionFiles {
    */
   async write(accountId: string, bytes: Buffer): Promise<string> {
     const target = this.pathOf(accountId);
-    const digest = sha256(bytes);
-    const current = await this.read(accountId);
-    if (current && sha256(current) === digest) return digest;
-    if (current) await this.keepPrevious(accountId, target);
     const tmp = join(this.dir, `.${sessionFileName(accountId)}.tmp-${process.pid}-${Date.now()}`);
-    // Resolves once the rename and the folder's entry are on disk: the copy must survive
-    // a power cut before a worker's copy is removed.
-    await this.writer.write({ tmp, target, bytes, mode: FILE_MODE });
-    return digest;
+    const previous = join(this.dir, '.previous', `${accountId}.${stamp()}.session`);
+    // Resolves once the rename and the folder's entry are on disk (the copy must survive
+    // a power cut before a worker's copy is removed), or once the copy is found unchanged.
+    const done = await this.writer.write({ tmp, target, bytes, mode: FILE_MODE, replace: { previous } });
+    if (done.result === 'previous_kept') await this.prunePrevious(accountId);
+    return done.sha256;
   }
 
   /**
@@ -149,10 +144,9 @@ export class SessionFiles {
     return file;
   }
 
-  private async keepPrevious(accountId: string, target: string): Promise<void> {
+  /** Removes an account's oldest replaced copies beyond {@link KEEP_PREVIOUS}. */
+  private async prunePrevious(accountId: string): Promise<void> {
     const prevDir = join(this.dir, '.previous');
-    await mkdir(prevDir, { recursive: true, mode: 0o700 });
-    await copyFile(target, join(prevDir, `${accountId}.${stamp()}.session`));
     const stamped = /^\d{4}-\d\d-\d\dT[\d-]+Z\.session$/;
     const mine = (await readdir(prevDir)).filter((f) => f.startsWith(`${accountId}.`) && stamped.test(f.slice(accountId.length + 1))).sort();
     for (const old of mine.slice(0, Math.max(0, mine.length - KEEP_PREVIOUS))) await rm(join(prevDir, old), { force: true });

@@ -35,11 +35,23 @@ describe('the controller\'s session store', () => {
     const second = randomBytes(1000);
     await store.write('acc1', first);
     await store.write('acc1', second);
-    await store.write('acc1', second);
+    expect(await store.write('acc1', second)).to.equal(sha256(second));
     const previous = readdirSync(join(dir, 'sessions', '.previous'));
     expect(previous).to.have.length(1);
     expect(readFileSync(join(dir, 'sessions', '.previous', previous[0]!)).equals(first)).to.equal(true);
     expect(readFileSync(join(dir, 'sessions', 'acc1.session')).equals(second)).to.equal(true);
+  });
+
+  it('keeps at most five replaced copies of an account, the newest', async () => {
+    const versions = Array.from({ length: 8 }, () => randomBytes(100));
+    for (const v of versions) {
+      await store.write('acc1', v);
+      await new Promise((r) => setTimeout(r, 3)); // distinct time stamps
+    }
+    const previous = readdirSync(join(dir, 'sessions', '.previous')).sort();
+    expect(previous).to.have.length(5);
+    const kept = previous.map((f) => readFileSync(join(dir, 'sessions', '.previous', f)));
+    expect(kept.map((b) => versions.findIndex((v) => v.equals(b)))).to.deep.equal([2, 3, 4, 5, 6]);
   });
 
   it('many concurrent writes all land with their own bytes', async () => {
