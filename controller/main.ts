@@ -4,6 +4,7 @@
  * none), start, and handle SIGTERM (graceful stop) and SIGHUP (reload).
  * `berth-controller install-agent <server_id> …` runs that subcommand instead.
  */
+import './v8-tuning.js'; // first: V8 flags before the heap fills
 import { createLogger } from '../shared/log.js';
 import { ConfigError, configPathFromArgs, loadConfig } from './config.js';
 import { Controller } from './controller.js';
