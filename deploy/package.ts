@@ -148,26 +148,45 @@ function copyPackages(projectDir: string, root: string, keys: readonly string[])
   for (const key of keys) {
     const from = path.join(projectDir, key);
     if (!existsSync(from)) continue; // optional dependency not installed on this host
-    const native = existsSync(path.join(from, 'binding.gyp'));
+    const addons = addonDirs(from);
     cpSync(from, path.join(root, key), {
       recursive: true,
-      filter: (src) => keepPackageFile(path.relative(from, src), native),
+      filter: (src) => keepPackageFile(path.relative(from, src), addons),
     });
   }
 }
 
+/**
+ * Folders of a package (relative, '' for its root) holding a native addon's
+ * `binding.gyp`: the package root (better-sqlite3) or deeper (ssh2's optional cipher
+ * binding in lib/protocol/crypto).
+ */
+function addonDirs(packageDir: string): string[] {
+  const found: string[] = [];
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(path.join(packageDir, rel), { withFileTypes: true })) {
+      if (e.isFile() && e.name === 'binding.gyp') found.push(rel);
+      else if (e.isDirectory() && e.name !== 'node_modules' && e.name !== 'build' && !SKIPPED_PACKAGE_DIRS.has(e.name)) walk(path.join(rel, e.name));
+    }
+  };
+  walk('');
+  return found;
+}
+
 /** Whether a file (relative to its package root) belongs in a release. */
-function keepPackageFile(rel: string, native: boolean): boolean {
+function keepPackageFile(rel: string, addons: readonly string[]): boolean {
   if (rel === '') return true;
   const parts = rel.split(path.sep);
   if (SKIPPED_PACKAGE_DIRS.has(parts[0]!)) return false;
-  if (native) {
+  for (const dir of addons) {
+    const inner = dir === '' ? parts : path.relative(dir, rel).split(path.sep);
+    if (dir !== '' && (inner[0] === '..' || path.isAbsolute(inner.join(path.sep)))) continue;
     // Only the compiled addon is needed at run time: no C sources, no build tree.
-    if (parts[0] === 'deps' || parts[0] === 'src') return false;
-    if (parts[0] === 'build') {
-      if (parts.length === 1 || (parts.length === 2 && parts[1] === 'Release')) return true;
-      return parts.length === 3 && parts[1] === 'Release' && rel.endsWith('.node') &&
-        !parts[2]!.startsWith('test_');
+    if (inner[0] === 'deps' || inner[0] === 'src') return false;
+    if (inner[0] === 'build') {
+      if (inner.length === 1 || (inner.length === 2 && inner[1] === 'Release')) return true;
+      return inner.length === 3 && inner[1] === 'Release' && rel.endsWith('.node') &&
+        !inner[2]!.startsWith('test_');
     }
   }
   const base = parts[parts.length - 1]!;

@@ -78,6 +78,14 @@ describe('deploy: release tarballs and install.sh', function () {
     }
     expect(listing.filter((entry) => entry.startsWith(`${top}/dist/test/`) || entry.startsWith(`${top}/dist/bench/`)))
       .to.deep.equal([]);
+    // Native addons ship compiled, without their sources or build trees: better-sqlite3's at
+    // its root, ssh2's cipher binding (when npm built it, as on this machine) deeper down.
+    if (existsSync('node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node')) {
+      expect(listing).to.include(`${top}/node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node`);
+    }
+    const buildLeftovers = listing.filter((entry) => /\/node_modules\/(ssh2|better-sqlite3)\//.test(entry)
+      && (/\.(o|mk)$/.test(entry) || /\/(src|deps)\/.*\.(cc|c|h)$/.test(entry) || entry.includes('/obj.target/') || entry.endsWith('/Makefile')));
+    expect(buildLeftovers).to.deep.equal([]);
     const packages = bundledPackages(listing);
     for (const name of CONTROLLER_ONLY) expect(packages.has(name), name).to.equal(true);
     for (const name of DEV_ONLY) expect(packages.has(name), name).to.equal(false);
