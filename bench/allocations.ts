@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Api, type AgentProcess } from '../test/helpers/controller-fixture.js';
 import { removeDir, tempDir } from '../test/helpers/temp.js';
 import { sshNativeCrypto } from '../controller/transfer/ssh-pool.js';
-import { CpuAccount, describeCpu } from './support/cpu-accounting.js';
+import { CpuAccount, describeCpu, mainThreadSchedule } from './support/cpu-accounting.js';
 import { BenchController } from './support/controller-proc.js';
 import { LoadClient } from './support/load-client.js';
 import { fmt, profileArgs, type Bench, type BenchOptions, type Figure } from './support/figures.js';
@@ -53,6 +53,11 @@ interface Outcome {
   cpuCeiling: number;
   /** Share of the measured run the controller's event loop was busy (1 = saturated). */
   loopBusy: number;
+  /**
+   * Shares of the measured run the controller's event-loop thread spent on a CPU and
+   * runnable but waiting for one (the kernel's schedstat), or null where unreadable.
+   */
+  loopThread: { onCpu: number; waiting: number } | null;
 }
 
 /** Runs `fn` for every id, {@link CONCURRENCY} at a time. */
@@ -102,6 +107,7 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
       controller: [controller.pid], sshd: workers.flatMap((w) => w.processIds()), agents: agents.map((a) => a.proc.pid!),
     }));
     const busy0 = await loopBusySeconds(api);
+    const sched0 = mainThreadSchedule(controller.pid);
     cpu.start();
     const t0 = performance.now();
     await inFlight(ids, async (id) => {
@@ -115,16 +121,21 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
     });
     const seconds = (performance.now() - t0) / 1000;
     const used = cpu.stop();
+    const sched1 = mainThreadSchedule(controller.pid);
     const loopBusy = (await loopBusySeconds(api) - busy0) / seconds;
+    const loopThread = sched0 && sched1
+      ? { onCpu: (sched1.runNs - sched0.runNs) / 1e9 / seconds, waiting: (sched1.waitNs - sched0.waitNs) / 1e9 / seconds }
+      : null;
     const onWorkers = workers.reduce((n, w) => n + liveSessions(w).length, 0) - warmIds.length;
     const cpuMsPerAllocation = (1000 * Object.values(used.byGroup).reduce((a, b) => a + b, 0)) / ids.length;
     const out: Outcome = {
       perSecond: (ids.length - failed) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
       ok: ids.length - failed, failed, firstError, onWorkers, cpu: describeCpu(used, { count: ids.length, unit: 'allocation' }),
-      cpuMsPerAllocation, cpuCeiling: (1000 * availableParallelism()) / cpuMsPerAllocation, loopBusy,
+      cpuMsPerAllocation, cpuCeiling: (1000 * availableParallelism()) / cpuMsPerAllocation, loopBusy, loopThread,
     };
     options.log(`allocations ${baseline ? 'baseline (fresh SSH connection per upload)' : 'pooled'}: ${fmt(out.perSecond, 1)}/s, p50 ${fmt(out.p50, 1)} ms, p99 ${fmt(out.p99, 1)} ms, ${out.ok} ok, ${failed} failed, ${onWorkers} session files on the workers${firstError ? `; first error ${firstError}` : ''}`);
-    options.log(`  CPU: ${out.cpu}; the controller's event loop busy ${fmt(100 * loopBusy, 0)} % of the run`);
+    options.log(`  CPU: ${out.cpu}; the controller's event loop busy ${fmt(100 * loopBusy, 0)} % of the run${loopThread
+      ? `, its thread on a CPU ${fmt(100 * loopThread.onCpu, 0)} % and runnable but waiting for one ${fmt(100 * loopThread.waiting, 0)} %` : ''}`);
     return out;
   } finally {
     client?.close();
@@ -156,6 +167,10 @@ async function run(options: BenchOptions): Promise<Figure[]> {
       ratio: `${fmt(pooled.cpuCeiling / base.perSecond, 2)}× baseline`, pass: null,
     },
     { bench: 'allocations', name: 'pooled: controller event loop busy (share of the run)', measured: `${fmt(100 * pooled.loopBusy, 0)} %`, target: '—', pass: null },
+    ...(pooled.loopThread ? [{
+      bench: 'allocations', name: 'pooled: event-loop thread on a CPU; runnable, waiting for a CPU (share of the run)',
+      measured: `${fmt(100 * pooled.loopThread.onCpu, 0)} %; ${fmt(100 * pooled.loopThread.waiting, 0)} %`, target: '—', pass: null,
+    }] : []),
     { bench: 'allocations', name: 'baseline (fresh SSH connection per upload): allocations/s', measured: fmt(base.perSecond, 1), target: '—', pass: null },
     { bench: 'allocations', name: 'baseline: p50 / p99 latency', measured: `${fmt(base.p50, 1)} / ${fmt(base.p99, 1)} ms`, target: '—', pass: null },
   ];

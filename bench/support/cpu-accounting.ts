@@ -101,3 +101,19 @@ export function describeCpu(r: { wall: number; cores: number; byGroup: Record<st
   const parts = Object.entries(r.byGroup).map(([k, s]) => `${k} ${s.toFixed(1)} s (${Math.round((100 * s) / capacity)} %${per ? `, ${((1000 * s) / per.count).toFixed(2)} ms/${per.unit}` : ''})`);
   return `${r.wall.toFixed(1)} s on ${r.cores.toFixed(0)} cores: ${parts.join(', ')}`;
 }
+
+/** Nanoseconds a thread has run on a CPU and waited, runnable, for one (/proc/<pid>/task/<tid>/schedstat). */
+export interface ThreadSchedule {
+  runNs: number;
+  waitNs: number;
+}
+
+/** The schedule of a process's main thread (for node: its event loop), or null when unreadable. */
+export function mainThreadSchedule(pid: number): ThreadSchedule | null {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return run === undefined || wait === undefined ? null : { runNs: run, waitNs: wait };
+  } catch {
+    return null;
+  }
+}
