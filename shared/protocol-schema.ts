@@ -58,7 +58,7 @@ const error = z.strictObject({
 
 const controllerMessage = z.discriminatedUnion('type', [welcome, assign, error]);
 
-/** Why a frame was refused. `FRAME_TOO_LARGE` maps to close 1009, the rest to 1008. */
+/** Why a frame was refused (answered with an `error` of this code and close 1008). */
 export interface ProtocolViolation {
   code: 'FRAME_TOO_LARGE' | 'MALFORMED_FRAME' | 'INVALID_MESSAGE';
   message: string;

@@ -16,6 +16,14 @@ export const NODE_HEADER = 'x-berth-node';
 /** Largest accepted frame, in bytes, in either direction. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
+/**
+ * Largest frame the controller reads before refusing it: frames up to this size that
+ * exceed {@link MAX_FRAME_BYTES} are answered with an `error` (FRAME_TOO_LARGE) and close
+ * 1008, like every other protocol error; larger ones are cut off unread by the WebSocket
+ * layer with close 1009, so no agent can make the controller buffer more than this.
+ */
+export const FRAME_READ_LIMIT_BYTES = 4 * MAX_FRAME_BYTES;
+
 /** Most account ids one list carries (`welcome`/`assign` `assigned`, `report` `accounts`). */
 export const MAX_ACCOUNT_LIST = 4096;
 

@@ -8,7 +8,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AGENT_CONNECT_PATH, CloseCode, MAX_FRAME_BYTES, NODE_HEADER, PROTOCOL_VERSION, type ControllerMessage } from '../../shared/protocol.js';
+import { AGENT_CONNECT_PATH, CloseCode, FRAME_READ_LIMIT_BYTES, NODE_HEADER, PROTOCOL_VERSION, type ControllerMessage } from '../../shared/protocol.js';
 import { parseAgentMessage } from '../../shared/protocol-schema.js';
 import type { Logger } from '../../shared/log.js';
 import type { Fleet } from './fleet.js';
@@ -59,7 +59,7 @@ export class AgentHub {
   private closing = false;
 
   constructor(private readonly options: AgentHubOptions) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: FRAME_READ_LIMIT_BYTES, perMessageDeflate: false });
     options.fleet.on('assignment', (serverId, change) => {
       // A removal is told at once (the agent must stop counting on the account before
       // it is fenced); additions in a burst are coalesced into one `assign` per server.
@@ -148,7 +148,8 @@ export class AgentHub {
       const code = (e as { code?: string }).code ?? 'WS_ERROR';
       log.warn({ code }, 'agent socket error');
       if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.options.onProtocolError?.(serverId, 'FRAME_TOO_LARGE');
-      // ws closes the socket itself (1009 for an oversized frame, 1002/1007 for broken framing).
+      // ws closes the socket itself (1009 for a frame over FRAME_READ_LIMIT_BYTES, 1002/1007
+      // for broken framing); there is no room for an `error` message then.
       conn.refused = true;
       if (this.conns.get(serverId) === conn) {
         this.conns.delete(serverId);
@@ -182,10 +183,7 @@ export class AgentHub {
     if (conn.refused || this.conns.get(conn.serverId) !== conn) return;
     if (isBinary) return this.violate(conn, 'MALFORMED_FRAME', 'binary frames are not accepted', CloseCode.POLICY_VIOLATION);
     const parsed = parseAgentMessage(data);
-    if (!parsed.ok) {
-      const close = parsed.error.code === 'FRAME_TOO_LARGE' ? CloseCode.MESSAGE_TOO_BIG : CloseCode.POLICY_VIOLATION;
-      return this.violate(conn, parsed.error.code, parsed.error.message, close);
-    }
+    if (!parsed.ok) return this.violate(conn, parsed.error.code, parsed.error.message, CloseCode.POLICY_VIOLATION);
     const msg = parsed.value;
     const fleet = this.options.fleet;
     if (msg.type === 'hello') {

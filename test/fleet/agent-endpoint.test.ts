@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
-import { NODE_HEADER } from '../../shared/protocol.js';
+import { FRAME_READ_LIMIT_BYTES, NODE_HEADER } from '../../shared/protocol.js';
 import type { Controller } from '../../controller/controller.js';
 import { LoadSampler, SAMPLE_RETENTION_MS } from '../../controller/fleet/sampler.js';
 import { Api, agentToken, fixtureConfig, removeDir, startController, tempDir } from '../helpers/controller-fixture.js';
@@ -137,7 +137,10 @@ describe('agent endpoint (SPEC §6)', function () {
     it('a hello naming another node → 1008', () => expectViolation((a) => a.send({ type: 'hello', protocol: 1, node_id: 'w2', agent_version: 'x', hostname: 'h', sessions_dir: '/s' }), 1008, 'NODE_MISMATCH', false));
     it('an unsupported protocol version → 1008', () => expectViolation((a) => a.send({ type: 'hello', protocol: 99, node_id: 'w1', agent_version: 'x', hostname: 'h', sessions_dir: '/s' }), 1008, 'UNSUPPORTED_PROTOCOL', false));
     it('a binary frame → 1008', () => expectViolation((a) => a.send(Buffer.from('{"type":"report"}'), { binary: true }), 1008, 'MALFORMED_FRAME'));
-    it('a 70 KiB frame → 1009', () => expectViolation((a) => a.report({ sent_at: 'x'.repeat(70 * 1024) }), 1009));
+    it('a 70 KiB frame → error FRAME_TOO_LARGE and close 1008', () => expectViolation((a) => a.report({ sent_at: 'x'.repeat(70 * 1024) }), 1008, 'FRAME_TOO_LARGE'));
+    it('a frame past the read limit is cut off unread → 1009', async () => {
+      await expectViolation((a) => a.report({ sent_at: 'x'.repeat(FRAME_READ_LIMIT_BYTES + 1024) }), 1009);
+    });
 
     it('frames sent after a bad one are ignored', async () => {
       await expectViolation((a) => { a.send('not json'); a.report({ cpu_percent: 99 }); }, 1008, 'MALFORMED_FRAME');
