@@ -355,8 +355,10 @@ export class Controller {
     await this.alerts?.close();
     await this.pool?.close();
     if (this.store && this.fleet) await this.saveServerState().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'could not save server state'));
+    // Copies still being written finish before the database closes (their callers record
+    // the digest); a writer stuck on a dead disk does not hold the stop for ever.
+    await Promise.race([this.sessions?.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     await this.store?.close();
-    await this.sessions?.close();
     this.log.info('controller stopped');
   }
 }

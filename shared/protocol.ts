@@ -22,7 +22,7 @@ export const MAX_FRAME_BYTES = 64 * 1024;
  * 1008, like every other protocol error; larger ones are cut off unread by the WebSocket
  * layer with close 1009, so no agent can make the controller buffer more than this.
  */
-export const FRAME_READ_LIMIT_BYTES = 4 * MAX_FRAME_BYTES;
+export const FRAME_READ_LIMIT_BYTES = 2 * MAX_FRAME_BYTES;
 
 /** Most account ids one list carries (`welcome`/`assign` `assigned`, `report` `accounts`). */
 export const MAX_ACCOUNT_LIST = 4096;

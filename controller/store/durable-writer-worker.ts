@@ -37,7 +37,31 @@ function removeQuietly(path: string): void {
   }
 }
 
-/** For a job replacing its target: 'unchanged' when the target holds the same bytes; else copies it aside. */
+/** Closes a descriptor; returns the error instead of throwing it (EIO on some filesystems). */
+function closeQuietly(fd: number): unknown {
+  try {
+    closeSync(fd);
+    return null;
+  } catch (e) {
+    return e;
+  }
+}
+
+/** fsyncs a file or folder by path. */
+function syncPath(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+/**
+ * For a job replacing its target: 'unchanged' when the target already holds the same
+ * bytes (then it is fsynced, since whoever put it there may not have); else copies the
+ * old file aside when there is one.
+ */
 function compareAndKeep(job: DurableJob): DurableResult {
   if (!job.replace || job.target === null) return 'written';
   let current: Buffer;
@@ -47,26 +71,51 @@ function compareAndKeep(job: DurableJob): DurableResult {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'written';
     throw e;
   }
-  if (current.equals(job.bytes)) return 'unchanged';
+  if (current.equals(job.bytes)) {
+    syncPath(job.target);
+    return 'unchanged';
+  }
   mkdirSync(dirname(job.replace.previous), { recursive: true, mode: 0o700 });
   copyFileSync(job.target, job.replace.previous);
   return 'previous_kept';
 }
 
 function round(): void {
-  const jobs = queue.splice(0);
+  // Two jobs for one file wait for separate rounds, so the later one compares against
+  // what the earlier one wrote and never shares its temporary file.
+  const jobs: DurableJob[] = [];
+  const deferred: DurableJob[] = [];
+  const names = new Set<string>();
+  for (const job of queue.splice(0)) {
+    const mine = [job.tmp, ...(job.target !== null ? [job.target] : [])];
+    if (mine.some((n) => names.has(n))) {
+      deferred.push(job);
+    } else {
+      for (const n of mine) names.add(n);
+      jobs.push(job);
+    }
+  }
+  queue.unshift(...deferred);
   const errors = new Map<number, DurableOutcome['error']>();
   const fail = (job: DurableJob, e: unknown): void => {
-    errors.set(job.id, failure(e));
+    if (!errors.has(job.id)) errors.set(job.id, failure(e));
     removeQuietly(job.tmp);
   };
   const results = new Map<number, DurableResult>();
   const opened: { job: DurableJob; fd: number }[] = [];
+  const folders = new Map<string, DurableJob[]>();
+  const inFolder = (job: DurableJob): void => {
+    const folder = dirname(job.target ?? job.tmp);
+    folders.set(folder, [...(folders.get(folder) ?? []), job]);
+  };
   for (const job of jobs) {
     try {
       const result = compareAndKeep(job);
       results.set(job.id, result);
-      if (result === 'unchanged') continue;
+      if (result === 'unchanged') {
+        inFolder(job); // its entry may not be on disk either
+        continue;
+      }
     } catch (e) {
       errors.set(job.id, failure(e));
       continue;
@@ -77,7 +126,7 @@ function round(): void {
       writeAll(fd, job.bytes);
       opened.push({ job, fd });
     } catch (e) {
-      if (fd !== undefined) closeSync(fd);
+      if (fd !== undefined) closeQuietly(fd);
       fail(job, e);
     }
   }
@@ -88,37 +137,31 @@ function round(): void {
       fsyncSync(fd);
     } catch (e) {
       errors.set(job.id, failure(e));
-    } finally {
-      closeSync(fd);
     }
+    const closeError = closeQuietly(fd);
+    if (closeError && !errors.has(job.id)) errors.set(job.id, failure(closeError));
     if (errors.has(job.id)) removeQuietly(job.tmp);
   }
-  const folders = new Map<string, DurableJob[]>();
   for (const { job } of opened) {
     if (errors.has(job.id)) continue;
     try {
       if (job.target !== null) renameSync(job.tmp, job.target);
-      const folder = dirname(job.target ?? job.tmp);
-      folders.set(folder, [...(folders.get(folder) ?? []), job]);
+      inFolder(job);
     } catch (e) {
       fail(job, e);
     }
   }
-  for (const [folder, inFolder] of folders) {
+  for (const [folder, waiting] of folders) {
     try {
-      const fd = openSync(folder, constants.O_RDONLY);
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      syncPath(folder);
     } catch (e) {
       // The file is in place but its entry may not be on disk yet.
-      for (const job of inFolder) errors.set(job.id, failure(e));
+      for (const job of waiting) errors.set(job.id, failure(e));
     }
   }
   const outcomes: DurableOutcome[] = jobs.map((job) => (errors.has(job.id)
     ? { id: job.id, error: errors.get(job.id) }
     : { id: job.id, done: { result: results.get(job.id) ?? 'written', sha256: createHash('sha256').update(job.bytes).digest('hex') } }));
   parentPort?.postMessage(outcomes);
+  if (queue.length > 0) setImmediate(round);
 }

@@ -122,7 +122,7 @@ export class SessionFiles {
    */
   async write(accountId: string, bytes: Buffer): Promise<string> {
     const target = this.pathOf(accountId);
-    const tmp = join(this.dir, `.${sessionFileName(accountId)}.tmp-${process.pid}-${Date.now()}`);
+    const tmp = join(this.dir, `.${sessionFileName(accountId)}.tmp-${process.pid}-${++tmpCounter}`);
     const previous = join(this.dir, '.previous', `${accountId}.${stamp()}.session`);
     // Resolves once the rename and the folder's entry are on disk (the copy must survive
     // a power cut before a worker's copy is removed), or once the copy is found unchanged.
@@ -153,9 +153,18 @@ export class SessionFiles {
   }
 }
 
-/** A file-name-safe UTC timestamp. */
+/** Numbers the temporary files of this process, so no two writes share one. */
+let tmpCounter = 0;
+/** The last time {@link stamp} used, in ms. */
+let lastStampMs = 0;
+
+/**
+ * A file-name-safe UTC timestamp, later than every one this process made before, so two
+ * copies kept in the same millisecond do not get the same name.
+ */
 function stamp(): string {
-  return new Date().toISOString().replace(/[:.]/g, '-');
+  lastStampMs = Math.max(Date.now(), lastStampMs + 1);
+  return new Date(lastStampMs).toISOString().replace(/[:.]/g, '-');
 }
 
 /** Reads a whole file: small ones in one synchronous go (see {@link SYNC_IO_BYTES}). */

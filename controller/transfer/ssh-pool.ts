@@ -72,13 +72,16 @@ export function sendPromptly(client: Client): void {
 }
 
 /**
- * Makes every packet ssh2 writes during one turn of the event loop leave in one system
+ * Makes the packets ssh2 writes while one answer's promise jobs run leave in one system
  * call. ssh2 writes each packet on its own; uploads sharing a connection get their
  * answers together (one read from the server) and each answer's continuation sends the
  * next requests, so without this every upload's requests cost a system call of their
- * own, and on loopback each one also wakes the server. The socket is corked at the first
- * write of a turn and uncorked once the turn's callbacks and promise jobs have run
- * (`process.nextTick` queued from inside them runs after the microtask queue drains).
+ * own, and on loopback each one also wakes the server. The socket is corked at a write
+ * and uncorked by `process.nextTick`, which Node runs once the microtask queue has
+ * drained when the write came from a promise job (the uploads' continuations), but
+ * before the promise jobs when it came straight from an I/O callback (ssh2 answering
+ * while it parses), so those go out at once. Deferring the uncork further (a microtask
+ * queueing the tick, or `setImmediate`) measured slower in bench/allocations.ts.
  */
 export function coalesceWrites(sock: Socket): void {
   let corked = false;

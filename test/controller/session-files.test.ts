@@ -94,6 +94,24 @@ describe('the durable file writer', () => {
     expect(readdirSync(dir).sort()).to.deep.equal(['a']);
   });
 
+  it('two writes to one file sent together land in order: the second compares with the first', async () => {
+    const target = join(dir, 'acc.session');
+    const previous = (n: number) => ({ previous: join(dir, 'prev', `${n}.session`) });
+    const first = Buffer.from('first');
+    const second = Buffer.from('second');
+    // Same temporary name too: the second must not truncate the first's file mid-round.
+    const [a, b] = await Promise.all([
+      writer.write({ tmp: join(dir, '.acc.tmp'), target, bytes: first, mode: 0o600, replace: previous(1) }),
+      writer.write({ tmp: join(dir, '.acc.tmp'), target, bytes: second, mode: 0o600, replace: previous(2) }),
+    ]);
+    expect([a.result, b.result]).to.deep.equal(['written', 'previous_kept']);
+    expect(b.sha256).to.equal(sha256(second));
+    expect(readFileSync(target, 'utf8')).to.equal('second');
+    expect(readFileSync(join(dir, 'prev', '2.session'), 'utf8')).to.equal('first');
+    const again = await writer.write({ tmp: join(dir, '.acc.tmp'), target, bytes: second, mode: 0o600, replace: previous(3) });
+    expect(again).to.deep.equal({ result: 'unchanged', sha256: sha256(second) });
+  });
+
   it('close waits for the writes in flight; a write after close is refused', async () => {
     const bytes = randomBytes(64 * 1024);
     const writes = Array.from({ length: 8 }, (_, i) => writer.write({ tmp: join(dir, `.f${i}.tmp`), target: join(dir, `f${i}`), bytes, mode: 0o600 }));
