@@ -170,6 +170,12 @@ async function run(options: BenchOptions): Promise<Figure[]> {
     ...(pooled.loopThread ? [{
       bench: 'allocations', name: 'pooled: event-loop thread on a CPU; runnable, waiting for a CPU (share of the run)',
       measured: `${fmt(100 * pooled.loopThread.onCpu, 0)} %; ${fmt(100 * pooled.loopThread.waiting, 0)} %`, target: '—', pass: null,
+    }, {
+      // An estimate, not a measurement: what the event loop's own CPU time per allocation
+      // would allow if its thread never waited for a CPU (a controller on cores of its own).
+      bench: 'allocations', name: 'pooled: event-loop thread CPU per allocation; the rate a core of its own would allow (estimate)',
+      measured: `${fmt((1000 * pooled.loopThread.onCpu) / pooled.perSecond, 2)} ms; ${fmt(pooled.perSecond / pooled.loopThread.onCpu, 0)}/s`, target: '—',
+      ratio: `${fmt(pooled.perSecond / pooled.loopThread.onCpu / base.perSecond, 2)}× baseline`, pass: null,
     }] : []),
     { bench: 'allocations', name: 'baseline (fresh SSH connection per upload): allocations/s', measured: fmt(base.perSecond, 1), target: '—', pass: null },
     { bench: 'allocations', name: 'baseline: p50 / p99 latency', measured: `${fmt(base.p50, 1)} / ${fmt(base.p99, 1)} ms`, target: '—', pass: null },
