@@ -180,7 +180,7 @@ function keepPackageFile(rel: string, addons: readonly string[]): boolean {
   if (SKIPPED_PACKAGE_DIRS.has(parts[0]!)) return false;
   for (const dir of addons) {
     const inner = dir === '' ? parts : path.relative(dir, rel).split(path.sep);
-    if (dir !== '' && (inner[0] === '..' || path.isAbsolute(inner.join(path.sep)))) continue;
+    if (inner[0] === '..') continue; // outside this addon's folder
     // Only the compiled addon is needed at run time: no C sources, no build tree.
     if (inner[0] === 'deps' || inner[0] === 'src') return false;
     if (inner[0] === 'build') {

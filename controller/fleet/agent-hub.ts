@@ -165,7 +165,8 @@ export class AgentHub {
     });
   }
 
-  private violate(conn: AgentConn, code: string, message: string, closeCode: number): void {
+  /** Answers a protocol error with an `error` message and close 1008 (SPEC §6). */
+  private violate(conn: AgentConn, code: string, message: string): void {
     // From here on the socket counts as gone, even before the close handshake ends:
     // frames it still sends are ignored and the server is no longer connected through it.
     conn.refused = true;
@@ -176,20 +177,20 @@ export class AgentHub {
     this.options.logger.warn({ server_id: conn.serverId, code }, `agent protocol error: ${message}`);
     this.options.onProtocolError?.(conn.serverId, code);
     this.send(conn, { type: 'error', code, message });
-    conn.ws.close(closeCode, code);
+    conn.ws.close(CloseCode.POLICY_VIOLATION, code);
   }
 
   private onFrame(conn: AgentConn, data: Buffer, isBinary: boolean): void {
     if (conn.refused || this.conns.get(conn.serverId) !== conn) return;
-    if (isBinary) return this.violate(conn, 'MALFORMED_FRAME', 'binary frames are not accepted', CloseCode.POLICY_VIOLATION);
+    if (isBinary) return this.violate(conn, 'MALFORMED_FRAME', 'binary frames are not accepted');
     const parsed = parseAgentMessage(data);
-    if (!parsed.ok) return this.violate(conn, parsed.error.code, parsed.error.message, CloseCode.POLICY_VIOLATION);
+    if (!parsed.ok) return this.violate(conn, parsed.error.code, parsed.error.message);
     const msg = parsed.value;
     const fleet = this.options.fleet;
     if (msg.type === 'hello') {
-      if (conn.helloDone) return this.violate(conn, 'UNEXPECTED_HELLO', 'hello was already received', CloseCode.POLICY_VIOLATION);
-      if (msg.node_id !== conn.serverId) return this.violate(conn, 'NODE_MISMATCH', 'hello node_id differs from X-Berth-Node', CloseCode.POLICY_VIOLATION);
-      if (msg.protocol !== PROTOCOL_VERSION) return this.violate(conn, 'UNSUPPORTED_PROTOCOL', `protocol ${msg.protocol} is not supported; this controller speaks ${PROTOCOL_VERSION}`, CloseCode.POLICY_VIOLATION);
+      if (conn.helloDone) return this.violate(conn, 'UNEXPECTED_HELLO', 'hello was already received');
+      if (msg.node_id !== conn.serverId) return this.violate(conn, 'NODE_MISMATCH', 'hello node_id differs from X-Berth-Node');
+      if (msg.protocol !== PROTOCOL_VERSION) return this.violate(conn, 'UNSUPPORTED_PROTOCOL', `protocol ${msg.protocol} is not supported; this controller speaks ${PROTOCOL_VERSION}`);
       conn.helloDone = true;
       const s = fleet.get(conn.serverId);
       if (s) s.agent = { version: msg.agent_version, hostname: msg.hostname, sessions_dir: msg.sessions_dir };
@@ -203,7 +204,7 @@ export class AgentHub {
       this.options.onWelcome?.(conn.serverId, { sessions_dir: msg.sessions_dir });
       return;
     }
-    if (!conn.helloDone) return this.violate(conn, 'REPORT_BEFORE_HELLO', 'report before hello', CloseCode.POLICY_VIOLATION);
+    if (!conn.helloDone) return this.violate(conn, 'REPORT_BEFORE_HELLO', 'report before hello');
     fleet.applyReport(conn.serverId, msg, Date.now());
   }
 

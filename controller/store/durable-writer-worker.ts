@@ -6,11 +6,10 @@
  * the others. A job replacing a file first compares it: unchanged, it is answered at
  * once; changed, the old file is copied aside before the new one is written.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, constants, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import type { DurableJob, DurableOutcome, DurableResult } from './durable-writer.js';
+import { sha256, type DurableJob, type DurableOutcome, type DurableResult } from './durable-writer.js';
 
 const queue: DurableJob[] = [];
 
@@ -106,7 +105,9 @@ function round(): void {
   const folders = new Map<string, DurableJob[]>();
   const inFolder = (job: DurableJob): void => {
     const folder = dirname(job.target ?? job.tmp);
-    folders.set(folder, [...(folders.get(folder) ?? []), job]);
+    const list = folders.get(folder);
+    if (list) list.push(job);
+    else folders.set(folder, [job]);
   };
   for (const job of jobs) {
     try {
@@ -161,7 +162,7 @@ function round(): void {
   }
   const outcomes: DurableOutcome[] = jobs.map((job) => (errors.has(job.id)
     ? { id: job.id, error: errors.get(job.id) }
-    : { id: job.id, done: { result: results.get(job.id) ?? 'written', sha256: createHash('sha256').update(job.bytes).digest('hex') } }));
+    : { id: job.id, done: { result: results.get(job.id) ?? 'written', sha256: sha256(job.bytes) } }));
   parentPort?.postMessage(outcomes);
   if (queue.length > 0) setImmediate(round);
 }

@@ -9,7 +9,13 @@
  * It also hashes the bytes (SHA-256) and, when replacing a file, compares and keeps the
  * old one, so none of that is done on the event loop either.
  */
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+
+/** SHA-256 of a file's bytes, hex (what the store records as `session_sha256`). */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
 
 /** One file to write. */
 export interface DurableFile {
@@ -61,6 +67,8 @@ export class DurableWriter {
   readonly #waiting = new Map<number, Waiter>();
   #nextId = 1;
   #closed = false;
+  /** Called once no write is in flight (set by {@link close}). */
+  #onIdle: (() => void) | null = null;
 
   /**
    * Resolves once the file is written, fsynced, renamed (when asked) and its folder
@@ -74,7 +82,7 @@ export class DurableWriter {
       this.#waiting.set(id, { resolve, reject });
       // Pending writes keep the process alive; an idle worker does not.
       if (this.#waiting.size === 1) worker.ref();
-      const job: DurableJob = { id, tmp: file.tmp, target: file.target, bytes: file.bytes, mode: file.mode, ...(file.replace ? { replace: file.replace } : {}) };
+      const job: DurableJob = { ...file, id };
       worker.postMessage(job);
     });
   }
@@ -84,13 +92,18 @@ export class DurableWriter {
     this.#closed = true;
     const worker = this.#worker;
     if (!worker) return;
-    await Promise.allSettled([...this.#waiting.values()].map((w) => new Promise<void>((r) => {
-      const { resolve, reject } = w;
-      w.resolve = (done) => { resolve(done); r(); };
-      w.reject = (e) => { reject(e); r(); };
-    })));
+    if (this.#waiting.size > 0) await new Promise<void>((resolve) => { this.#onIdle = resolve; });
     this.#worker = null;
     await worker.terminate();
+  }
+
+  /** Settles a write; tells {@link close} when it was the last one in flight. */
+  #settle(id: number, settle: (w: Waiter) => void): void {
+    const w = this.#waiting.get(id);
+    if (!w) return;
+    this.#waiting.delete(id);
+    settle(w);
+    if (this.#waiting.size === 0) this.#onIdle?.();
   }
 
   #start(): Worker {
@@ -99,11 +112,9 @@ export class DurableWriter {
     worker.unref();
     worker.on('message', (outcomes: DurableOutcome[]) => {
       for (const o of outcomes) {
-        const w = this.#waiting.get(o.id);
-        if (!w) continue;
-        this.#waiting.delete(o.id);
-        if (o.error || !o.done) w.reject(Object.assign(new Error(o.error?.message ?? 'no answer from the file writer'), o.error?.code ? { code: o.error.code } : {}));
-        else w.resolve(o.done);
+        this.#settle(o.id, (w) => (o.error || !o.done
+          ? w.reject(Object.assign(new Error(o.error?.message ?? 'no answer from the file writer'), o.error?.code ? { code: o.error.code } : {}))
+          : w.resolve(o.done)));
       }
       if (this.#waiting.size === 0 && this.#worker === worker) worker.unref();
     });
@@ -113,8 +124,7 @@ export class DurableWriter {
       // Whether those files reached the disk is unknown: their writers fail, and the
       // next write starts a new worker.
       const e = new Error(`the file writer stopped (${why}); the write may not be on disk`);
-      for (const w of this.#waiting.values()) w.reject(e);
-      this.#waiting.clear();
+      for (const id of [...this.#waiting.keys()]) this.#settle(id, (w) => w.reject(e));
     };
     worker.on('error', (e) => lost(e.message));
     worker.on('exit', (code) => lost(`exit code ${code}`));

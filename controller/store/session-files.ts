@@ -3,13 +3,15 @@
  * account is `<sessions_dir>/<account_id>.session`; each replaced copy is kept in
  * `<sessions_dir>/.previous/`. Paths from requests must resolve inside the store.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { BerthError } from '../../shared/errors.js';
 import { DurableWriter } from './durable-writer.js';
 import { accountIdFromFileName, isAccountId, sessionFileName } from '../../shared/ids.js';
+
+/** SHA-256 of a session, hex: the digest {@link SessionFiles.write} returns. */
+export { sha256 } from './durable-writer.js';
 
 /** Largest session accepted (SPEC §5: PUT ≤ 10 MiB). */
 export const MAX_SESSION_BYTES = 10 * 1024 * 1024;
@@ -28,10 +30,6 @@ const SYNC_IO_BYTES = 256 * 1024;
 /** Mode of every file in the store. */
 const FILE_MODE = 0o600;
 
-/** SHA-256 of a session, hex. */
-export function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /** The controller's session store. */
 export class SessionFiles {

@@ -58,8 +58,10 @@ export interface WriteFileOptions {
 /**
  * Writes `bytes` to a new or truncated file with exactly `mode`, fsyncs it when the
  * server supports `fsync@openssh.com`, and closes it. After the open, the mode, the data,
- * the fsync and the close go out together, in one socket write: the server handles one
- * channel's requests in order, so this costs two round trips instead of one per request.
+ * the fsync and the close are sent together without waiting for answers (the pooled
+ * connection's socket puts them in one system call, `coalesceWrites` in ssh-pool.ts):
+ * the server handles one channel's requests in order, so this costs two round trips
+ * instead of one per request.
  * Each data piece fits in one SFTP write request (ssh2 would send the rest of a larger
  * one only after the first part is answered, after the close). Any request failing
  * fails the write.
@@ -85,15 +87,13 @@ export async function writeFileSynced(sftp: SFTPWrapper, path: string, bytes: Bu
   };
   const piece = writePieceBytes(sftp);
   if (piece > 0) {
-    inOneWrite(sftp, () => {
-      modeAndData(piece);
-      syncAndClose();
-    });
+    modeAndData(piece);
+    syncAndClose();
   } else {
     // The request size is unknown: wait for every piece's answer before fsync and close.
-    inOneWrite(sftp, () => modeAndData(32 * 1024));
+    modeAndData(32 * 1024);
     await Promise.allSettled(sent);
-    inOneWrite(sftp, syncAndClose);
+    syncAndClose();
   }
   const outcomes = await Promise.allSettled(sent);
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -164,22 +164,6 @@ export async function readdirOrEmpty(sftp: SFTPWrapper, dir: string): Promise<Fi
   } catch (e) {
     if (isNoSuchFile(e)) return [];
     throw e;
-  }
-}
-
-/**
- * Runs `send`, which issues several requests at once, with the connection's socket
- * corked, so their packets leave in one system call instead of one each (ssh2 writes
- * every packet on its own). Without a reachable socket it just runs `send`.
- */
-function inOneWrite(sftp: SFTPWrapper, send: () => void): void {
-  const sock = (sftp as unknown as { _client?: { _sock?: { cork?: () => void; uncork?: () => void } } })._client?._sock;
-  if (typeof sock?.cork !== 'function' || typeof sock.uncork !== 'function') return send();
-  sock.cork();
-  try {
-    send();
-  } finally {
-    sock.uncork();
   }
 }
 

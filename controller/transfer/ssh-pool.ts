@@ -61,7 +61,8 @@ interface Entry {
  * open) often follows a batch the server has not acknowledged yet; with Nagle the kernel
  * holds it until that ACK, which Linux delays by up to 40 ms. Measured in
  * bench/allocations.ts: 16 uploads in flight to 4 servers, upload p50 51 → 11 ms and
- * allocations/s doubled (bench/RESULTS.md).
+ * allocations/s doubled (bench/RESULTS.md). The socket also gets {@link coalesceWrites},
+ * which is what puts a batch of SFTP requests into one system call.
  */
 export function sendPromptly(client: Client): void {
   client.once('connect', () => {
