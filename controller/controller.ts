@@ -13,6 +13,7 @@ import { AgentHub } from './fleet/agent-hub.js';
 import { Fleet } from './fleet/fleet.js';
 import { LoadSampler } from './fleet/sampler.js';
 import { createApp } from './http/app.js';
+import { withHotPath } from './http/hot-path.js';
 import type { ApiContext } from './http/context.js';
 import { JobScheduler } from './jobs/scheduler.js';
 import { ControllerMetrics } from './metrics.js';
@@ -158,11 +159,12 @@ export class Controller {
       config: () => this.cfg, fleet: this.fleet, hub: this.hub, store: this.store, sessions: this.sessions,
       operations: this.operations, accounts: this.accounts, metrics: this.metrics.registry,
     };
-    const app = createApp(ctx, log.child({ part: 'http' }));
+    const httpLog = log.child({ part: 'http' });
+    const listener = withHotPath(createApp(ctx, httpLog), ctx, httpLog);
     const tls = c().tls;
     this.server = tls
-      ? createHttpsServer({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }, app)
-      : createHttpServer(app);
+      ? createHttpsServer({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }, listener)
+      : createHttpServer(listener);
     this.server.headersTimeout = 20_000;
     this.server.requestTimeout = 120_000;
     this.hub.attach(this.server);

@@ -21,23 +21,34 @@ function digestsOf(list: readonly ApiToken[]): Buffer[] {
   return d;
 }
 
+/** Who a request is, or why it is refused. */
+export type Authorization =
+  | { readonly ok: true; readonly tokenName: string }
+  | { readonly ok: false; readonly code: 'UNAUTHORIZED' | 'FORBIDDEN'; readonly message: string };
+
+/**
+ * Checks an `Authorization` header against the tokens: 401 without a known bearer token,
+ * 403 when a `viewer` token asks for anything but GET or HEAD.
+ */
+export function authorize(header: string | undefined, method: string | undefined, list: readonly ApiToken[]): Authorization {
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return { ok: false, code: 'UNAUTHORIZED', message: 'missing bearer token' };
+  const given = hash(header.slice('Bearer '.length));
+  const known = digestsOf(list);
+  let match: ApiToken | undefined;
+  for (let i = 0; i < list.length; i++) if (timingSafeEqual(given, known[i]!)) match = list[i];
+  if (!match) return { ok: false, code: 'UNAUTHORIZED', message: 'invalid token' };
+  if (match.role !== 'admin' && method !== 'GET' && method !== 'HEAD') {
+    return { ok: false, code: 'FORBIDDEN', message: `token "${match.name}" may only read` };
+  }
+  return { ok: true, tokenName: match.name };
+}
+
 /** Middleware checking the token; `tokens` is read per request so a reload applies. */
 export function requireToken(tokens: () => readonly ApiToken[]): RequestHandler {
   return (req, res, next) => {
-    const header = req.headers.authorization;
-    if (typeof header !== 'string' || !header.startsWith('Bearer ')) {
-      return sendError(res, 'UNAUTHORIZED', 'missing bearer token');
-    }
-    const given = hash(header.slice('Bearer '.length));
-    const list = tokens();
-    const known = digestsOf(list);
-    let match: ApiToken | undefined;
-    for (let i = 0; i < list.length; i++) if (timingSafeEqual(given, known[i]!)) match = list[i];
-    if (!match) return sendError(res, 'UNAUTHORIZED', 'invalid token');
-    if (match.role !== 'admin' && req.method !== 'GET' && req.method !== 'HEAD') {
-      return sendError(res, 'FORBIDDEN', `token "${match.name}" may only read`);
-    }
-    res.locals.tokenName = match.name;
+    const auth = authorize(req.headers.authorization, req.method, tokens());
+    if (!auth.ok) return sendError(res, auth.code, auth.message);
+    res.locals.tokenName = auth.tokenName;
     next();
   };
 }

@@ -13,7 +13,8 @@ const accountId = z.string().regex(ACCOUNT_ID_PATTERN, 'must be 1-128 letters, d
 const serverId = z.string().regex(SERVER_ID_PATTERN, 'is not a valid server id');
 const text = z.string().max(256);
 
-const allocateBody = z.strictObject({
+/** The body of POST /allocation/allocate (also read by the hot path, ../hot-path.ts). */
+export const allocateBody = z.strictObject({
   account_id: accountId,
   session_file: z.string().min(1).max(1024).optional(),
   script_id: text.nullable().optional(),
