@@ -34,6 +34,9 @@ import { openStore, type Store } from './store/store.js';
 import { SessionTransfer } from './transfer/session-transfer.js';
 import { SshPool, sshNativeCrypto } from './transfer/ssh-pool.js';
 
+/** How long a stop waits for operations in flight, and then for session copies being written. */
+const STOP_WAIT_MS = 10_000;
+
 /** A running controller. */
 export class Controller {
   private cfg: BerthConfig;
@@ -350,7 +353,7 @@ export class Controller {
     this.jobs.stopAll();
     const closed = new Promise<void>((r) => this.server?.close(() => r()));
     this.server?.closeIdleConnections();
-    await Promise.race([this.locks.idle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await Promise.race([this.locks.idle(), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
     await this.hub?.close();
     this.server?.closeAllConnections();
     await closed;
@@ -359,7 +362,8 @@ export class Controller {
     if (this.store && this.fleet) await this.saveServerState().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'could not save server state'));
     // Copies still being written finish before the database closes (their callers record
     // the digest); a writer stuck on a dead disk does not hold the stop for ever.
-    await Promise.race([this.sessions?.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    const written = await Promise.race([this.sessions?.close().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), STOP_WAIT_MS).unref())]);
+    if (written === false) this.log.warn({ waited_ms: STOP_WAIT_MS }, 'session copies still being written at stop; closing the database without waiting for them');
     await this.store?.close();
     this.log.info('controller stopped');
   }
