@@ -2,7 +2,7 @@
  * POST /allocation/allocate, the request made once per allocation, answered without
  * express's per-request machinery. Express gives every request and response new
  * prototypes and walks its middleware and routers; measured in the allocations benchmark
- * that cost about 0.24 ms of the event loop's 0.89 ms per allocation (bench/RESULTS.md).
+ * that cost about 0.22 ms of the event loop's 0.90 ms per allocation (bench/RESULTS.md).
  *
  * The hot path answers exactly as the express route does, with the same pieces: the
  * token check ({@link authorize}), the body schema ({@link allocateBody}), the operation,
