@@ -22,10 +22,25 @@ const MAX_DEPTH = 8;
 /** What replaces a value nested deeper than {@link MAX_DEPTH} (it could hide a secret). */
 const TOO_DEEP = '[too deep]';
 
-/** A copy of `value` with the same prototype and own properties (an Error stays an Error). */
-function shallowCopy(value: object): Record<string, unknown> {
+/** What replaces an object met again on the way down (as pino's stringify writes it). */
+const CIRCULAR = '[Circular]';
+
+/** What a line's fields become when they cannot even be walked (a throwing getter, a revoked Proxy). */
+const UNLOGGABLE = Object.freeze({ log_error: 'the fields of this line could not be read' });
+
+/**
+ * A writable copy of `value` with the same prototype (an Error stays an Error): each own
+ * property becomes a plain value, so a frozen object, a read-only property or a getter
+ * can be censored in the copy.
+ */
+function writableCopy(value: object): Record<string, unknown> {
   if (Array.isArray(value)) return value.slice() as unknown as Record<string, unknown>;
-  return Object.create(Object.getPrototypeOf(value) as object | null, Object.getOwnPropertyDescriptors(value)) as Record<string, unknown>;
+  const copy = Object.create(Object.getPrototypeOf(value) as object | null) as Record<string, unknown>;
+  for (const key of Object.getOwnPropertyNames(value)) {
+    const enumerable = Object.prototype.propertyIsEnumerable.call(value, key);
+    Object.defineProperty(copy, key, { value: (value as Record<string, unknown>)[key], writable: true, enumerable, configurable: true });
+  }
+  return copy;
 }
 
 /** Values whose keys are not fields: binary data, dates, collections, patterns. */
@@ -33,25 +48,46 @@ function isOpaque(value: object): boolean {
   return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof Map || value instanceof Set || value instanceof RegExp;
 }
 
-/**
- * `value` with every {@link SECRET_KEYS} field censored, at any depth up to
- * {@link MAX_DEPTH}: the same object when it holds none, else a copy of the path down to
- * each secret. Cycles end at the depth limit.
- */
-export function redactSecrets<T>(value: T, depth = 0): T {
+function walk(value: unknown, depth: number, above: Set<object>): unknown {
   if (typeof value !== 'object' || value === null || isOpaque(value)) return value;
-  if (depth >= MAX_DEPTH) return TOO_DEEP as T;
+  if (above.has(value)) return CIRCULAR;
+  if (depth >= MAX_DEPTH) return TOO_DEEP;
+  above.add(value);
   let copy: Record<string, unknown> | null = null;
   const fields = value as Record<string, unknown>;
   for (const key of Object.keys(value)) {
     const v = fields[key];
-    const r = secret.has(key) ? CENSOR : redactSecrets(v, depth + 1);
+    const r = secret.has(key) ? CENSOR : walk(v, depth + 1, above);
     if (r !== v) {
-      copy ??= shallowCopy(value);
+      copy ??= writableCopy(value);
       copy[key] = r;
     }
   }
-  return (copy ?? value) as T;
+  above.delete(value);
+  return copy ?? value;
+}
+
+/**
+ * `value` with every {@link SECRET_KEYS} field censored, at any depth up to
+ * {@link MAX_DEPTH}: the same object when it holds none, else a copy of the path down to
+ * each secret. An object inside itself becomes `[Circular]`. Never throws: fields that
+ * cannot be read become one `log_error` field instead.
+ */
+export function redactSecrets<T>(value: T): T {
+  try {
+    return walk(value, 0, new Set()) as T;
+  } catch {
+    return UNLOGGABLE as T;
+  }
+}
+
+/** pino's error serializer, or {@link UNLOGGABLE} when the error cannot be read. */
+function serializeError(e: Error): unknown {
+  try {
+    return stdSerializers.err(e);
+  } catch {
+    return UNLOGGABLE;
+  }
 }
 
 /** Creates the process logger. `destination` defaults to stdout. */
@@ -63,7 +99,7 @@ export function createLogger(options: { name: string; level?: string }, destinat
       // The fields of each line; an error's serialized form (its `cause` chain included)
       // is walked after pino's serializer made it plain.
       formatters: { log: (fields) => redactSecrets(fields) },
-      serializers: { err: (e: Error) => redactSecrets(stdSerializers.err(e)) },
+      serializers: { err: (e: Error) => redactSecrets(serializeError(e)) },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

@@ -83,15 +83,43 @@ describe('controller log redaction', () => {
     expect(lines[0]).to.deep.include(fields);
   });
 
-  it('does not walk binary data, and ends a cycle at the depth limit', () => {
+  it('does not walk binary data; writes a cycle as [Circular] and cuts past 8 levels', () => {
     const buf = Buffer.from('session-bytes');
-    const cyclic: Record<string, unknown> = { name: 'loop' };
+    const cyclic: Record<string, unknown> = { name: 'loop', token: 'tok-cycle' };
     cyclic.self = cyclic;
+    let deep: Record<string, unknown> = { password: 'pw-deep' };
+    for (let i = 0; i < 10; i++) deep = { next: deep };
     const { log, lines, raw } = capture();
-    log.info({ data: buf, cyclic, bytes: buf }, 'opaque');
+    log.info({ data: buf, cyclic, bytes: buf, deep }, 'opaque');
     expect(lines[0]!.bytes).to.equal(CENSOR);
-    expect(raw[0]).not.to.include('session-bytes');
+    expect(lines[0]!.cyclic).to.deep.equal({ name: 'loop', token: CENSOR, self: '[Circular]' });
     expect(raw[0]).to.include('[too deep]');
+    expect(raw[0]).not.to.match(/session-bytes|tok-cycle|pw-deep/);
     expect(lines[0]!.data).to.deep.equal({ type: 'Buffer', data: [...buf] });
+  });
+
+  it('censors frozen objects, read-only properties and getters without throwing', () => {
+    const config = Object.freeze({ controller: Object.freeze({ port: 8443, api_tokens: Object.freeze([Object.freeze({ name: 'ops', token: 'tok-frozen' })]) }) });
+    const readOnly = Object.defineProperty({ host: 'h' }, 'password', { value: 'pw-readonly', writable: false, enumerable: true });
+    const withGetter = { get secret() { return 'getter-secret'; }, user: 'berth' };
+    const { log, lines, raw } = capture();
+    log.info({ config, readOnly, withGetter }, 'frozen');
+    expect(lines[0]).to.deep.include({
+      config: { controller: { port: 8443, api_tokens: CENSOR } }, readOnly: { host: 'h', password: CENSOR }, withGetter: { secret: CENSOR, user: 'berth' },
+    });
+    expect(raw[0]).not.to.match(/tok-frozen|pw-readonly|getter-secret/);
+    expect(Object.isFrozen(config.controller)).to.equal(true);
+  });
+
+  it('writes a log_error line instead of throwing when the fields cannot be read', () => {
+    const hostile = { get boom(): string { throw new Error('getter failed'); } };
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const { log, lines } = capture();
+    expect(() => log.warn({ hostile }, 'a throwing getter')).not.to.throw();
+    expect(() => log.warn({ proxy }, 'a revoked proxy')).not.to.throw();
+    expect(() => log.child({ proxy }).warn('a child with a revoked proxy')).not.to.throw();
+    expect(lines.map((l) => l.log_error)).to.deep.equal(['the fields of this line could not be read', 'the fields of this line could not be read', 'the fields of this line could not be read']);
+    expect(lines.map((l) => l.msg)).to.deep.equal(['a throwing getter', 'a revoked proxy', 'a child with a revoked proxy']);
   });
 });
