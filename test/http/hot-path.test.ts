@@ -2,7 +2,7 @@
  * POST /allocation/allocate has a hot path beside express (controller/http/hot-path.ts).
  * Every request is sent twice to a real controller: to the exact path, which the hot path
  * takes, and with a trailing slash, which only express serves. Both must answer alike:
- * status, content type and body, for good and bad requests (tokens, roles, broken and
+ * status, content type, length and body, for good and bad requests (tokens, roles, broken and
  * oversized bodies, wrong types, unknown servers, path tricks). A second set checks that
  * requests the hot path leaves to express (other content types, compressed bodies,
  * query strings) are answered as before. Real placements go through the hot path in
@@ -10,7 +10,9 @@
  */
 import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Controller } from '../../controller/controller.js';
@@ -21,6 +23,7 @@ const PATH = '/api/v1/group-ai/allocation/allocate';
 interface Answer {
   status: number;
   type: string | undefined;
+  length: string | undefined;
   body: unknown;
 }
 
@@ -46,7 +49,7 @@ function post(port: number, path: string, sent: Sent): Promise<Answer> {
         const text = Buffer.concat(chunks).toString('utf8');
         let parsed: unknown = text;
         try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: parsed });
+        resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], length: res.headers['content-length'], body: parsed });
       });
       res.on('error', reject);
     });
@@ -102,6 +105,7 @@ describe('POST /allocation/allocate: hot path and express answer alike', functio
     ['a byte-order mark before the JSON', { body: '\ufeff{"account_id": "a", "server_id": "s9"}' }, 404, 'SERVER_NOT_FOUND'],
     ['a chunked body', { body: '{"account_id": "a", "server_id": "s9"}', chunked: true }, 404, 'SERVER_NOT_FOUND'],
     ['charset=utf-8', { body: '{"account_id": 5}', headers: { 'content-type': 'application/json; charset=utf-8' } }, 400, 'INVALID_REQUEST'],
+    ['Content-Encoding: identity', { body: '{"account_id": "a", "server_id": "s9"}', headers: { 'content-encoding': 'identity' } }, 404, 'SERVER_NOT_FOUND'],
     ['a body over 14 MiB', { body: big }, 413, 'PAYLOAD_TOO_LARGE'],
     ['a chunked body over 14 MiB', { body: big, chunked: true }, 413, 'PAYLOAD_TOO_LARGE'],
   ];
@@ -116,6 +120,23 @@ describe('POST /allocation/allocate: hot path and express answer alike', functio
       expect(hot).to.deep.equal(viaExpress);
     });
   }
+
+  it('a content type ending in a no-break space byte is left to express, as body-parser refuses it', async () => {
+    const raw = async (path: string): Promise<string> => {
+      const body = Buffer.from('{"account_id": "a", "server_id": "s9"}');
+      const head = Buffer.from(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nContent-Length: ${body.length}\r\nConnection: close\r\nContent-Type: application/json`, 'latin1');
+      const socket = connect(controller.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.end(Buffer.concat([head, Buffer.from([0xa0]), Buffer.from('\r\n\r\n'), body]));
+      await once(socket, 'close');
+      const text = Buffer.concat(chunks).toString('latin1');
+      return `${text.split('\r\n')[0]} ${text.slice(text.indexOf('\r\n\r\n') + 4)}`;
+    };
+    const hot = await raw(PATH);
+    expect(hot).to.match(/^HTTP\/1\.1 400 .*request body must be a JSON object/);
+    expect(hot).to.equal(await raw(`${PATH}/`));
+  });
 
   describe('requests left to express', () => {
     it('a text/plain body is not read as JSON (400, as before)', async () => {
