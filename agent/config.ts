@@ -251,10 +251,10 @@ export function loadAgentConfig(options: { file: string | null; env: NodeJS.Proc
  * defaults.
  */
 export function hookEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const launcherSet = (env[LAUNCHER_ENV_VAR] ?? '').split(/\s+/).filter(Boolean);
-  if (launcherSet.length === 0 && env[LAUNCHER_ENV_VAR] === undefined) return env;
+  const launcherSet = env[LAUNCHER_ENV_VAR];
+  if (launcherSet === undefined) return env;
   const out: NodeJS.ProcessEnv = { ...env };
-  for (const name of [...launcherSet, LAUNCHER_ENV_VAR]) delete out[name];
+  for (const name of [...launcherSet.split(/\s+/).filter(Boolean), LAUNCHER_ENV_VAR]) delete out[name];
   return out;
 }
 

@@ -109,16 +109,13 @@ async function runSetup(label: string, accounts: number, warmup: number, baselin
       const r = await allocate(id);
       if (r.status !== 201) throw new Error(`warm-up allocation failed: ${r.status} ${r.text.slice(0, 200)}`);
     };
-    let earlyPerSecond: number | null = null;
-    if (warmIds.length >= EARLY_AFTER + EARLY_COUNT) {
-      await inFlight(warmIds.slice(0, EARLY_AFTER), warm);
-      const e0 = performance.now();
-      await inFlight(warmIds.slice(EARLY_AFTER, EARLY_AFTER + EARLY_COUNT), warm);
-      earlyPerSecond = EARLY_COUNT / ((performance.now() - e0) / 1000);
-      await inFlight(warmIds.slice(EARLY_AFTER + EARLY_COUNT), warm);
-    } else {
-      await inFlight(warmIds, warm);
-    }
+    // Three stretches; the middle one is timed when the warm-up is long enough to hold it.
+    await inFlight(warmIds.slice(0, EARLY_AFTER), warm);
+    const early = warmIds.slice(EARLY_AFTER, EARLY_AFTER + EARLY_COUNT);
+    const e0 = performance.now();
+    await inFlight(early, warm);
+    const earlyPerSecond = early.length === EARLY_COUNT ? EARLY_COUNT / ((performance.now() - e0) / 1000) : null;
+    await inFlight(warmIds.slice(EARLY_AFTER + EARLY_COUNT), warm);
     const latencies: number[] = [];
     let failed = 0;
     let firstError: string | null = null;

@@ -46,11 +46,16 @@ export interface LineLogger {
 /** Where lines go: a function taking one complete line (with its newline). */
 export type LineSink = (line: string) => void;
 
-const secret = new Set(SECRET_KEYS);
+const secret: ReadonlySet<string> = new Set(SECRET_KEYS);
+
+/** Whether a field of this name is censored in log lines (shared/log.ts asks too). */
+export function isSecretKey(key: string): boolean {
+  return secret.has(key);
+}
 
 /** JSON.stringify replacer: secrets censored, errors as pino's `err` serializer shows them. */
 function replacer(this: unknown, key: string, value: unknown): unknown {
-  if (key !== '' && secret.has(key)) return CENSOR;
+  if (key !== '' && isSecretKey(key)) return CENSOR;
   if (value instanceof Error) {
     const shown: Record<string, unknown> = { type: value.constructor?.name ?? 'Error', message: value.message, stack: value.stack };
     for (const [k, v] of Object.entries(value)) if (!(k in shown)) shown[k] = v;

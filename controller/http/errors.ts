@@ -34,7 +34,7 @@ export const notFound: RequestHandler = (req, res) => {
 };
 
 /** What the request body reader's failure (body-parser's error types) answers; null for none of them. */
-export function bodyErrorAnswer(e: unknown): ErrorAnswer | null {
+function bodyErrorAnswer(e: unknown): ErrorAnswer | null {
   const type = (e as { type?: string } | null)?.type;
   if (type === 'entity.too.large') return errorAnswer('PAYLOAD_TOO_LARGE', 'request body is too large', { limit: (e as { limit?: number }).limit });
   if (type === 'entity.parse.failed') return errorAnswer('INVALID_REQUEST', 'request body is not valid JSON');

@@ -8,26 +8,30 @@
  * token check ({@link authorize}), the body schema ({@link allocateBody}), the operation,
  * and the error answers ({@link failureAnswer}). It takes only the plain case: the exact
  * path without a query, a JSON body (`application/json`, UTF-8 or no charset, no
- * `Content-Encoding` but `identity`) of known length or chunked. Every other request, including every
- * other spelling of this path, goes to express, which answers it the way it always has.
+ * `Content-Encoding` but `identity`) of known length or chunked. Every other request,
+ * including every other spelling of this path, goes to express, which answers it the
+ * way it always has.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Express } from 'express';
-import { BerthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { API_BASE, MAX_JSON_BYTES } from './app.js';
 import { authorize } from './auth.js';
 import type { ApiContext } from './context.js';
-import { errorAnswer, failureAnswer, type ErrorAnswer } from './errors.js';
+import { errorAnswer, failureAnswer } from './errors.js';
 import { allocateBody } from './routes/allocation.js';
 import { parseInput } from './validate.js';
 
 /** Content types the hot path reads; any other goes to express (which may still accept it). */
 const PLAIN_JSON = /^application\/json[ \t]*(;[ \t]*charset[ \t]*=[ \t]*"?utf-8"?[ \t]*)?$/i;
 
-/** Why a body could not be read, as body-parser would say it. */
+/**
+ * Why a body could not be read, with body-parser's error type, so that
+ * {@link failureAnswer} answers it as the express route's error handler does
+ * (`request.aborted`: the client went away, nothing is answered).
+ */
 class BodyError extends Error {
-  constructor(readonly type: 'entity.too.large' | 'entity.parse.failed', readonly limit?: number) {
+  constructor(readonly type: 'entity.too.large' | 'entity.parse.failed' | 'request.aborted', readonly limit?: number) {
     super(type);
   }
 }
@@ -70,15 +74,13 @@ function allocate(req: IncomingMessage, res: ServerResponse, ctx: ApiContext, lo
   const fail = (e: unknown): void => answerFailure(req, res, logger, path, e);
   const auth = authorize(req.headers.authorization, req.method, ctx.config().controller.api_tokens);
   if (!auth.ok) {
-    answer(res, errorAnswer(auth.code, auth.message));
+    const a = errorAnswer(auth.code, auth.message);
+    send(res, a.status, a.body);
     return;
   }
   readJson(req, (e, body) => {
     if (e) {
-      if (e instanceof BodyError) answer(res, e.type === 'entity.too.large'
-        ? errorAnswer('PAYLOAD_TOO_LARGE', 'request body is too large', { limit: e.limit })
-        : errorAnswer('INVALID_REQUEST', 'request body is not valid JSON'));
-      // else the client went away: nothing to answer
+      fail(e);
       return;
     }
     try {
@@ -99,7 +101,7 @@ function allocate(req: IncomingMessage, res: ServerResponse, ctx: ApiContext, lo
  * difference in timing, not in the answer: past the limit it answers at once and lets
  * node discard the rest, where body-parser answers once the body has been read.
  */
-function readJson(req: IncomingMessage, done: (e: Error | null, body?: unknown) => void): void {
+function readJson(req: IncomingMessage, done: (e: BodyError | null, body?: unknown) => void): void {
   const declared = Number(req.headers['content-length']);
   if (declared > MAX_JSON_BYTES) {
     req.resume(); // let node discard it
@@ -109,7 +111,7 @@ function readJson(req: IncomingMessage, done: (e: Error | null, body?: unknown) 
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
-  const finish = (e: Error | null, body?: unknown): void => {
+  const finish = (e: BodyError | null, body?: unknown): void => {
     if (finished) return;
     finished = true;
     req.off('data', onData);
@@ -142,19 +144,15 @@ function readJson(req: IncomingMessage, done: (e: Error | null, body?: unknown) 
     }
     finish(null, body);
   };
-  const onError = (e: Error): void => finish(e);
-  // Closed before the whole body came: the client went away.
+  // The request failed, or closed before the whole body came: the client went away.
+  const onError = (): void => finish(new BodyError('request.aborted'));
   const onClose = (): void => {
-    if (!req.complete) finish(new BerthError('INVALID_REQUEST', 'request aborted'));
+    if (!req.complete) finish(new BodyError('request.aborted'));
   };
   req.on('data', onData);
   req.on('end', onEnd);
   req.on('error', onError);
   req.on('close', onClose);
-}
-
-function answer(res: ServerResponse, a: ErrorAnswer): void {
-  send(res, a.status, a.body);
 }
 
 /** Sends a JSON answer with the headers express's `res.json` sets. */

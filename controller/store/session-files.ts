@@ -30,7 +30,6 @@ const SYNC_IO_BYTES = 256 * 1024;
 /** Mode of every file in the store. */
 const FILE_MODE = 0o600;
 
-
 /** The controller's session store. */
 export class SessionFiles {
   readonly dir: string;

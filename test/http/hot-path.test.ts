@@ -11,12 +11,12 @@
 import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Controller } from '../../controller/controller.js';
 import { ADMIN_TOKEN, VIEWER_TOKEN, fixtureConfig, removeDir, startController, tempDir } from '../helpers/controller-fixture.js';
+import { rawRequest } from './raw-request.js';
 
 const PATH = '/api/v1/group-ai/allocation/allocate';
 
@@ -35,35 +35,12 @@ interface Sent {
   chunked?: boolean;
 }
 
-function post(port: number, path: string, sent: Sent): Promise<Answer> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...sent.headers };
-  const token = sent.token === undefined ? ADMIN_TOKEN : sent.token;
-  if (token) headers.authorization = `Bearer ${token}`;
-  const body = sent.body ?? '';
-  if (!sent.chunked) headers['content-length'] = String(Buffer.byteLength(body));
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], length: res.headers['content-length'], body: parsed });
-      });
-      res.on('error', reject);
-    });
-    // The controller may answer (401, 413) before the whole body is sent and drop the rest.
-    req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
-    if (sent.chunked) {
-      const b = Buffer.from(body);
-      const step = Math.max(1, Math.ceil(b.length / 3));
-      for (let i = 0; i < b.length; i += step) req.write(b.subarray(i, i + step));
-      req.end();
-    } else {
-      req.end(body);
-    }
+async function post(port: number, path: string, sent: Sent): Promise<Answer> {
+  const r = await rawRequest(port, 'POST', path, {
+    token: sent.token === undefined ? ADMIN_TOKEN : sent.token, body: sent.body ?? '', chunked: sent.chunked,
+    headers: { 'content-type': 'application/json', ...sent.headers },
   });
+  return { status: r.status, type: r.headers['content-type'], length: r.headers['content-length'], body: r.body ?? r.text };
 }
 
 describe('POST /allocation/allocate: hot path and express answer alike', function () {
@@ -160,13 +137,7 @@ describe('POST /allocation/allocate: hot path and express answer alike', functio
     });
 
     it('GET on the path is not a route (404 NOT_FOUND)', async () => {
-      const r = await new Promise<number>((resolve, reject) => {
-        request({ host: '127.0.0.1', port: controller.port, method: 'GET', path: PATH, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        }).on('error', reject).end();
-      });
-      expect(r).to.equal(404);
+      expect((await rawRequest(controller.port, 'GET', PATH, { token: ADMIN_TOKEN })).status).to.equal(404);
     });
   });
 });
