@@ -55,9 +55,10 @@ for (const c of cases) {
 
       sampler = await new LiveSampler(dirs).start();
       void c.start(api).catch(() => undefined);
-      await waitFor(`a few ${c.flow} moves done`, async () => {
+      await waitFor(`a few ${c.flow} moves done and more under way`, async () => {
         const h = await api.get(`/allocation/history?allocation_type=${c.flow}`);
-        return h.status === 200 && h.body.items.length >= 3;
+        // The journal is read last, so the kill follows a read that saw moves under way.
+        return h.status === 200 && h.body.items.length >= 3 && journalSize(dir) > 0;
       }, 20_000, 5);
       await fleet.killController();
       expect(journalSize(dir), 'the kill cut moves short').to.be.greaterThan(0);

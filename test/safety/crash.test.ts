@@ -22,16 +22,29 @@ describe('safety: controller killed with SIGKILL during a burst of allocations',
   });
 
   it('restarts into a state where the database and the workers agree', async () => {
-    fleet = await ProcessFleet.start(3, { maxAccounts: 20 });
+    fleet = await ProcessFleet.start(3, { maxAccounts: 80 });
     const { dir, dirs, api } = fleet;
-    const ids = Array.from({ length: 40 }, (_, i) => `crash${String(i).padStart(2, '0')}`);
+    const ids = Array.from({ length: 160 }, (_, i) => `crash${String(i).padStart(3, '0')}`);
     for (const id of ids) writeFileSync(join(dir, 'sessions', `${id}.session`), `session-${id}`);
 
     sampler = await new LiveSampler(dirs).start();
+    // A steady stream, CONCURRENCY requests in flight until the kill: a burst fired all
+    // at once can finish between two polls on a fast machine, leaving nothing to cut.
+    const CONCURRENCY = 8;
     let ok = 0;
-    const burst = ids.map((id) => api.post('/allocation/allocate', { account_id: id, session_file: `sessions/${id}.session` })
-      .then((r) => { if (r.status === 201) ok++; }, () => undefined));
-    await waitFor('some allocations done', () => ok >= 8, 20_000, 1);
+    let next = 0;
+    let killed = false;
+    const lane = async (): Promise<void> => {
+      while (!killed && next < ids.length) {
+        const id = ids[next++]!;
+        const r = await api.post('/allocation/allocate', { account_id: id, session_file: `sessions/${id}.session` }).catch(() => null);
+        if (r?.status === 201) ok++;
+      }
+    };
+    const burst = Array.from({ length: CONCURRENCY }, lane);
+    // Kill in the same turn as a read that saw placements under way.
+    await waitFor('some allocations done and more under way', () => ok >= 8 && journalSize(dir) > 0, 30_000, 1);
+    killed = true;
     await fleet.killController();
     await Promise.all(burst);
     expect(ok).to.be.lessThan(ids.length);
