@@ -98,6 +98,8 @@ describe('agent process against a stand-in controller', function () {
     expect(fencedNames(), 'a file not assigned to this server is fenced on welcome').to.deep.equal(['zz-stale.session']);
     await waitFor('on_assign for a1 and a2', () => lines(join(marks, 'assign.log')).join() === 'a1,a2');
     await waitFor('on_unassign for the stale file', () => lines(join(marks, 'unassign.log')).join() === 'zz-stale');
+    // Hooks run side by side: the one writing env.txt may not have written yet.
+    await waitFor('a hook wrote env.txt', () => lines(join(marks, 'env.txt')).length > 0);
     expect(lines(join(marks, 'env.txt')), 'hooks get the agent\'s environment without what the launcher set for the agent alone').to.deep.equal(['unset unset kept']);
     expect(conn0.invalid).to.deep.equal([]);
   });

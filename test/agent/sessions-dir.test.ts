@@ -127,7 +127,8 @@ describe('agent hooks', () => {
     const timer = setInterval(() => ticks++, 10);
     await Promise.all([first, second]);
     clearInterval(timer);
-    expect(ticks).to.be.greaterThan(5, 'timers kept firing while the hook ran');
+    // A blocked loop would tick once at most; a free one about 30 times (3 on a starved CPU).
+    expect(ticks).to.be.greaterThan(2, 'timers kept firing while the hook ran');
     expect(readFileSync(log, 'utf8')).to.equal('assign a1\nunassign a1\n');
   });
 

@@ -91,6 +91,8 @@ describe('allocation: the accounts API', function () {
 
     await rig.connect('w1', LOW);
     await rig.controller.reconciler.retryPending(rig.controller.allocator);
+    // Polled: had the minute's job been retrying the account just then, this call passed it by.
+    await waitFor('pend-1 allocated', async () => (await rig!.api.get('/accounts/pend-1')).body.status === 'allocated');
     const acc = await rig.api.get('/accounts/pend-1');
     expect(acc.body).to.include({ server_id: 'w1', status: 'allocated' });
     expect(readFileSync(join(workerDir(sshds[0]!), 'pend-1.session')).equals(bytes)).to.equal(true);
@@ -134,7 +136,7 @@ describe('allocation: the accounts API', function () {
     expect(put.status, put.text).to.equal(200);
     expect(put.body.session_sha256).to.equal(sha(bytes));
     await rig.controller.reconciler.retryPending(rig.controller.allocator);
-    expect((await rig.api.get('/accounts/late-1')).body.server_id).to.equal('w1');
+    await waitFor('late-1 placed', async () => (await rig!.api.get('/accounts/late-1')).body.server_id === 'w1');
     expect(readFileSync(join(workerDir(sshds[0]!), 'late-1.session')).equals(bytes)).to.equal(true);
   });
 

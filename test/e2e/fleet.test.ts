@@ -122,8 +122,8 @@ describe('e2e: controller process with two real agents', function () {
     agents.delete('e1');
     const silent = await waitFor('e1 missing reports', async () => {
       const r = (await rows()).get('e1')!;
-      return r.consecutive_failures >= 1 ? r : null;
-    }, 10_000, 100);
+      return r.consecutive_failures >= 8 ? r : null;
+    }, 15_000, 100);
     controller.kill('SIGTERM');
     expect(await controller.exited()).to.equal(0);
     const db = new Database(join(dir, 'berth.sqlite'), { readonly: true });
@@ -133,9 +133,10 @@ describe('e2e: controller process with two real agents', function () {
       expect(saved.get('e1')!.last_report_at).to.equal(silent.last_report_at);
       expect(saved.get('e1')!.consecutive_failures).to.be.at.least(silent.consecutive_failures);
       expect(saved.get('e2')!.last_report_at).to.be.a('string');
-      // A live agent: at most one report late at the last tick (reports every 200 ms here,
-      // missed 100 ms after due), where the silent one's count only grows.
-      expect(saved.get('e2')!.consecutive_failures).to.be.at.most(1);
+      // A live agent: at most a few reports late at the last tick (reports every 200 ms
+      // here, missed 100 ms after due; a busy machine may hold one up), where the silent
+      // one's count has grown past 8.
+      expect(saved.get('e2')!.consecutive_failures).to.be.at.most(3);
     } finally {
       db.close();
     }

@@ -4,7 +4,8 @@
  * records any moment at which one account's session file is live
  * (`<sessions_dir>/<id>.session`) on two workers at once.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 /** A moment two workers held the same live session. */
@@ -34,7 +35,16 @@ function scanOnce(workers: Record<string, string>): Duplicate[] {
     }
   }
   const out: Duplicate[] = [];
-  for (const [id, servers] of where) if (servers.length > 1) out.push({ account_id: id, servers, at: Date.now() });
+  for (const [id, servers] of where) {
+    if (servers.length < 2) continue;
+    // The directories were read one after another: a move between two reads (fence on
+    // the first, upload to the second, while this thread was preempted) would look like a
+    // duplicate. Confirmed only if the file is still live on each, checked in reverse
+    // order, so the copy seen first was live throughout.
+    if ([...servers].reverse().every((server) => existsSync(join(workers[server]!, `${id}.session`)))) {
+      out.push({ account_id: id, servers, at: Date.now() });
+    }
+  }
   return out;
 }
 

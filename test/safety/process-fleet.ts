@@ -94,14 +94,25 @@ export class ProcessFleet {
    * drift, and stops the sampler.
    */
   /**
-   * Restarts the controller, waits for the fleet, for `until` (when given) and for the
-   * journal to empty, then stops the sampler.
+   * Restarts the controller, waits for the fleet, for `until` (when given), for the
+   * journal to empty and for the workers to agree with the database, then stops the
+   * sampler.
    */
   async restartAndSettle(sampler: LiveSampler, until?: { what: string; done: () => boolean }): Promise<void> {
     await this.startController();
     await this.waitHealthy();
     if (until) await waitFor(until.what, until.done, 60_000);
     await waitFor('unfinished moves settled', () => journalSize(this.dir) === 0, 60_000);
+    // Repairs after the first reports (drift checks) take SSH round trips: wait for the
+    // workers to agree with the database, then watch a moment longer for duplicates.
+    await waitFor('workers agree with the database', () => {
+      try {
+        this.expectWorkersAgree(this.accounts());
+        return true;
+      } catch {
+        return false;
+      }
+    }, 30_000, 100);
     await sleep(1500);
     await sampler.stop();
   }

@@ -23,11 +23,12 @@ describe('accounts of a server removed while the controller was down', function 
     await store.close();
 
     const started = Date.now();
-    controller = await startController(dir, fixtureConfig(dir, [{ id: 'w1' }], { lease_ms: 1500, report_interval_ms: 200, failover_after_ms: 2500 }));
+    controller = await startController(dir, fixtureConfig(dir, [{ id: 'w1' }], { lease_ms: 4000, report_interval_ms: 200, failover_after_ms: 5000 }));
     const api = Api.for(controller.port);
+    // Still on the removed server for the lease (4 s, ample for a start on a busy machine).
     expect((await api.get('/accounts/orph1')).body).to.include({ server_id: 'gone' });
-    await waitFor('orph1 pending', async () => (await api.get('/accounts/orph1')).body.status === 'pending', 10_000);
-    expect(Date.now() - started).to.be.at.least(1500);
+    await waitFor('orph1 pending', async () => (await api.get('/accounts/orph1')).body.status === 'pending', 15_000);
+    expect(Date.now() - started).to.be.at.least(4000);
     const h = await api.get('/allocation/history?account_id=orph1');
     expect(h.body.items[0]).to.include({ server_id: null, from_server_id: 'gone', allocation_type: 'failover' });
     expect(h.body.items[0].reason).to.include('no longer configured');

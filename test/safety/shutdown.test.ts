@@ -13,6 +13,7 @@ import { removeDir, tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 import { reportingAgent } from '../fleet/agent-client.js';
 import { liveIds } from './live-sampler.js';
+import { journalSize } from './process-fleet.js';
 
 describe('SIGTERM during an upload', function () {
   this.timeout(60_000);
@@ -42,8 +43,8 @@ describe('SIGTERM during an upload', function () {
     expect((await api.post('/allocation/allocate', { account_id: 'warm', session_file: 'sessions/warm.session' })).status).to.equal(201);
     sshd.pause();
     const pending = api.post('/allocation/allocate', { account_id: 'term1', session_file: 'sessions/term1.session' }).catch((e: Error) => ({ status: 0, body: null, text: e.message }));
-    // Let the request reach the (now frozen) upload.
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait for the request to reach the (now frozen) upload: its move is in the journal.
+    await waitFor('the upload under way', () => journalSize(dir) > 0, 10_000, 10);
     const t0 = Date.now();
     proc.kill('SIGTERM');
     expect(await proc.exited()).to.equal(0);

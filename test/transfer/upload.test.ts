@@ -101,13 +101,13 @@ describe('transfer: upload to a real sshd', () => {
 
   it('times out within the bound against a port that never speaks SSH', async () => {
     const hole = await startBlackHole('127.0.0.2');
-    const t = rig([{ ...targetFor(sshd, 'hole'), host: hole.host, port: hole.port }], { connectTimeoutMs: 5000 });
+    const t = rig([{ ...targetFor(sshd, 'hole'), host: hole.host, port: hole.port }], { connectTimeoutMs: 30_000 });
     try {
       const started = Date.now();
       const e = await rejection(() => t.transfer.upload('hole', 'acc1', Buffer.from('x'), { timeoutMs: 600 }));
       expect(e.code).to.equal('TIMEOUT');
       expect(e.details).to.include({ server_id: 'hole', maybe_placed: false });
-      expect(Date.now() - started).to.be.below(4000);
+      expect(Date.now() - started).to.be.below(10_000); // the call's 600 ms, not the 30 s connect bound
       expect(hole.accepted()).to.equal(1);
     } finally {
       await t.close();
