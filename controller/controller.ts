@@ -340,9 +340,14 @@ export class Controller {
     this.kickDrains();
   }
 
-  /** Graceful stop: no new work, in-flight transfers finish (bounded), agents told 1001, database closed. */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
+  /**
+   * Graceful stop: no new work, in-flight transfers finish (bounded), agents told 1001,
+   * database closed. Resolves true, or false when session copies were still being
+   * written after the bound: the writer's thread may then be stuck in a system call, and
+   * `process.exit` would wait to join it (see main.ts).
+   */
+  async stop(): Promise<boolean> {
+    if (this.stopping) return true;
     this.stopping = true;
     this.log.info('controller stopping');
     if (this.tickTimer) clearInterval(this.tickTimer);
@@ -366,5 +371,6 @@ export class Controller {
     if (written === false) this.log.warn({ waited_ms: STOP_WAIT_MS }, 'session copies still being written at stop; closing the database without waiting for them');
     await this.store?.close();
     this.log.info('controller stopped');
+    return written !== false;
   }
 }

@@ -39,18 +39,24 @@ async function main(): Promise<void> {
   }
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: 'SIGTERM' | 'SIGINT') => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(1);
+      log.error('shutdown took too long; killing the process');
+      log.flush(() => process.kill(process.pid, 'SIGKILL'));
     }, 30_000);
     force.unref();
     try {
-      await controller.stop();
-      process.exit(0);
+      if (await controller.stop()) process.exit(0);
+      // A session copy is still being written, its thread perhaps stuck in a system call
+      // (a disk that hangs): process.exit would wait to join that thread, for ever. The
+      // database is closed; end by the signal's default action instead.
+      log.flush(() => {
+        process.removeAllListeners(signal);
+        process.kill(process.pid, signal);
+      });
     } catch (e) {
       log.error({ err: e }, 'error while stopping');
       process.exit(1);
