@@ -5,7 +5,7 @@
  * `berth-controller install-agent <server_id> …` runs that subcommand instead.
  */
 import './v8-tuning.js'; // first: V8 flags before the heap fills
-import { createLogger } from '../shared/log.js';
+import { afterLinesWritten, createLogger } from '../shared/log.js';
 import { ConfigError, configPathFromArgs, loadConfig } from './config.js';
 import { Controller } from './controller.js';
 
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       log.error('shutdown took too long; killing the process');
-      log.flush(() => process.kill(process.pid, 'SIGKILL'));
+      afterLinesWritten(log, () => process.kill(process.pid, 'SIGKILL'));
     }, 30_000);
     force.unref();
     try {
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       // A session copy is still being written, its thread perhaps stuck in a system call
       // (a disk that hangs): process.exit would wait to join that thread, for ever. The
       // database is closed; end by the signal's default action instead.
-      log.flush(() => {
+      afterLinesWritten(log, () => {
         process.removeAllListeners(signal);
         process.kill(process.pid, signal);
       });

@@ -117,3 +117,38 @@ export function createLogger(options: { name: string; level?: string }, destinat
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/** What {@link afterLinesWritten} uses of pino's default destination (sonic-boom). */
+interface LineStream {
+  /** sonic-boom's own flag: a write is with the operating system's thread pool. */
+  _writing?: boolean;
+  flushSync?(): void;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/**
+ * Calls `done` once the lines logged so far are written, or after `timeoutMs` (stdout
+ * blocked). For a process about to end other than by `process.exit`, whose exit hook
+ * would have flushed them: pino writes asynchronously, and a line still queued when a
+ * signal ends the process is lost.
+ */
+export function afterLinesWritten(logger: Logger, done: () => void, timeoutMs = 1000): void {
+  const stream = (logger as unknown as Record<symbol, LineStream | undefined>)[pino.symbols.streamSym];
+  let called = false;
+  const finish = (): void => {
+    if (called) return;
+    called = true;
+    try {
+      stream?.flushSync?.();
+    } catch {
+      // Written as far as it could be.
+    }
+    done();
+  };
+  if (stream?._writing === true) {
+    stream.once('drain', finish);
+    setTimeout(finish, timeoutMs);
+  } else {
+    finish();
+  }
+}

@@ -109,10 +109,16 @@ export class ControllerProcess {
     return this;
   }
 
-  /** Resolves with the exit code. */
+  /**
+   * Resolves with the exit code (null when a signal ended it) once the process has ended
+   * and its output has been read to the end.
+   */
   exited(): Promise<number | null> {
-    if (this.proc.exitCode !== null) return Promise.resolve(this.proc.exitCode);
-    return new Promise((r) => this.proc.once('exit', (code) => r(code)));
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+      // Ended: its pipes may still hold output ('close' comes after both are read).
+      if (this.proc.stdout?.readableEnded !== false && this.proc.stderr?.readableEnded !== false) return Promise.resolve(this.proc.exitCode);
+    }
+    return new Promise((r) => this.proc.once('close', (code) => r(code)));
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
@@ -151,10 +157,10 @@ export class AgentProcess {
     this.proc.stderr!.on('data', onData);
   }
 
-  /** Stops the agent (SIGTERM) and waits for it to exit. */
+  /** Stops the agent (SIGTERM) and waits for it to exit and for its output to be read. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.proc.exitCode;
-    const done = new Promise<number | null>((r) => this.proc.once('exit', (code) => r(code)));
+    const done = new Promise<number | null>((r) => this.proc.once('close', (code) => r(code)));
     this.proc.kill(signal);
     return done;
   }

@@ -33,9 +33,13 @@ describe('http: rankings row texts', () => {
     const s = server('w2');
     same(1, candidate(s), s);
     const changes: [string, () => void, Partial<Candidate>?][] = [
-      ['a report', () => { s.cpu_percent = 90; s.memory_percent = 40; s.disk_percent = 50; s.last_report_at! += 5000; }],
+      ['cpu', () => { s.cpu_percent = 90; }],
+      ['memory', () => { s.memory_percent = 40; }],
+      ['disk', () => { s.disk_percent = 50; }],
+      ['a later report', () => { s.last_report_at! += 5000; }],
       ['a cordon', () => { s.statusOverride = 'draining'; }],
-      ['health', () => { s.healthy = false; s.consecutive_failures = 2; }],
+      ['health', () => { s.healthy = false; }],
+      ['missed reports', () => { s.consecutive_failures = 2; }],
       ['latency', () => { s.latency_ms = 9; }],
       ['a config reload (location)', () => { s.config = { ...s.config, location: 'Paris' }; }],
       ['a config reload (max_accounts)', () => { s.config = { ...s.config, max_accounts: 20 }; }],

@@ -105,13 +105,10 @@ export class ProcessFleet {
     await waitFor('unfinished moves settled', () => journalSize(this.dir) === 0, 60_000);
     // Repairs after the first reports (drift checks) take SSH round trips: wait for the
     // workers to agree with the database, then watch a moment longer for duplicates.
+    // The check throws until they agree; waitFor keeps its last message for a timeout.
     await waitFor('workers agree with the database', () => {
-      try {
-        this.expectWorkersAgree(this.accounts());
-        return true;
-      } catch {
-        return false;
-      }
+      this.expectWorkersAgree(this.accounts());
+      return true;
     }, 30_000, 100);
     await sleep(1500);
     await sampler.stop();
