@@ -238,19 +238,25 @@ export class AgentHub {
   }
 
   /**
-   * Pings every welcomed agent, {@link PING_SLICE} sockets per event-loop turn: pinging
-   * 5,000 sockets in one go blocks the loop for a couple of hundred milliseconds, and
-   * every report and API answer waits behind it.
+   * Pings every welcomed agent, {@link PING_SLICE} sockets at a time, the slices spread
+   * over the first half of the interval. Pinging 5,000 sockets in one go blocks the loop
+   * for a couple of hundred milliseconds; and pinged at once, their pongs came back in one
+   * wave that changed every server's `latency_ms` together, so the next rankings call
+   * made all 5,000 rows again. Spread, pongs arrive as steadily as reports.
    */
   private pingAll(): void {
     const conns = [...this.conns.values()];
+    const slices = Math.ceil(conns.length / PING_SLICE);
+    const gapMs = slices > 1 ? Math.floor(this.options.settings().report_interval_ms / 2 / slices) : 0;
     const slice = (from: number): void => {
       if (this.closing) return;
       // Each slice's own time: a pong's latency is measured from when its ping left.
       const now = Date.now();
       const end = Math.min(conns.length, from + PING_SLICE);
       for (let i = from; i < end; i++) this.pingOne(conns[i]!, now);
-      if (end < conns.length) setImmediate(slice, end);
+      if (end >= conns.length) return;
+      if (gapMs > 0) setTimeout(slice, gapMs, end).unref();
+      else setImmediate(slice, end);
     };
     slice(0);
   }
