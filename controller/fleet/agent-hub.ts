@@ -241,8 +241,8 @@ export class AgentHub {
    * Pings every welcomed agent, {@link PING_SLICE} sockets at a time, the slices spread
    * over the first half of the interval. Pinging 5,000 sockets in one go blocks the loop
    * for a couple of hundred milliseconds; and pinged at once, their pongs came back in one
-   * wave that changed every server's `latency_ms` together, so the next rankings call
-   * made all 5,000 rows again. Spread, pongs arrive as steadily as reports.
+   * wave that set every server's `latency_ms` at once, so the next rankings call made
+   * again every row whose latency had changed. Spread, pongs arrive as steadily as reports.
    */
   private pingAll(): void {
     const conns = [...this.conns.values()];

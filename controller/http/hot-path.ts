@@ -5,8 +5,8 @@
  * that cost about 0.22 ms of the event loop's 0.90 ms per allocation (bench/RESULTS.md).
  *
  * The hot path answers exactly as the express route does, with the same pieces: the
- * token check ({@link authorize}), the body schema ({@link allocateBody}), the operation,
- * and the error answers ({@link failureAnswer}). It takes only the plain case: the exact
+ * token check ({@link authorize}), the route's answer ({@link allocateAnswer}: body
+ * schema, operation, status) and the error answers ({@link failureAnswer}). It takes only the plain case: the exact
  * path without a query, a JSON body (`application/json`, UTF-8 or no charset, no
  * `Content-Encoding` but `identity`) of known length or chunked. Every other request,
  * including every other spelling of this path, goes to express, which answers it the
@@ -19,8 +19,7 @@ import { API_BASE, MAX_JSON_BYTES } from './app.js';
 import { authorize } from './auth.js';
 import type { ApiContext } from './context.js';
 import { errorAnswer, failureAnswer } from './errors.js';
-import { allocateBody } from './routes/allocation.js';
-import { parseInput } from './validate.js';
+import { allocateAnswer } from './routes/allocation.js';
 
 /** Content types the hot path reads; any other goes to express (which may still accept it). */
 const PLAIN_JSON = /^application\/json[ \t]*(;[ \t]*charset[ \t]*=[ \t]*"?utf-8"?[ \t]*)?$/i;
@@ -83,14 +82,8 @@ function allocate(req: IncomingMessage, res: ServerResponse, ctx: ApiContext, lo
       fail(e);
       return;
     }
-    try {
-      const input = parseInput(allocateBody, body, 'body');
-      ctx.operations.allocate(input)
-        .then((result) => send(res, result.dry_run ? 200 : 201, result))
-        .catch(fail);
-    } catch (err) {
-      fail(err);
-    }
+    // A throw while sending goes to fail too, as express would answer it.
+    allocateAnswer(ctx, body).then((a) => send(res, a.status, a.body)).catch(fail);
   });
 }
 

@@ -1,6 +1,6 @@
 /**
  * Above 250 agents the controller's pings go out in slices spread over the first half of
- * the interval, not in one burst (whose pongs changed every server's latency_ms at once).
+ * the interval, not in one burst (whose pongs set every server's latency_ms at once).
  * 600 raw agents over real WebSockets record when each ping reaches them.
  */
 import { expect } from 'chai';

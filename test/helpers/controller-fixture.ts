@@ -76,14 +76,24 @@ export async function startController(dir: string, raw: Record<string, unknown>)
   return c;
 }
 
+/**
+ * The exit code of a child (null when a signal ended it), once it has ended and its
+ * output has been read to the end ('close' comes after both pipes are read).
+ */
+function closedOf(proc: ChildProcess): Promise<number | null> {
+  return new Promise((r) => proc.once('close', (code) => r(code)));
+}
+
 /** A controller running as its own process (`node dist/controller/main.js`). */
 export class ControllerProcess {
   readonly proc: ChildProcess;
   readonly lines: string[] = [];
   port = 0;
+  readonly #closed: Promise<number | null>;
 
   constructor(readonly dir: string, configFile: string, env: NodeJS.ProcessEnv = {}) {
     this.proc = spawn(process.execPath, [CONTROLLER_MAIN, '--config', configFile], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#closed = closedOf(this.proc);
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d.toString();
@@ -114,11 +124,7 @@ export class ControllerProcess {
    * and its output has been read to the end.
    */
   exited(): Promise<number | null> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-      // Ended: its pipes may still hold output ('close' comes after both are read).
-      if (this.proc.stdout?.readableEnded !== false && this.proc.stderr?.readableEnded !== false) return Promise.resolve(this.proc.exitCode);
-    }
-    return new Promise((r) => this.proc.once('close', (code) => r(code)));
+    return this.#closed;
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
@@ -137,6 +143,7 @@ export function writeConfig(dir: string, raw: unknown): string {
 export class AgentProcess {
   readonly proc: ChildProcess;
   readonly lines: string[] = [];
+  readonly #closed: Promise<number | null>;
 
   /**
    * `script` runs another build of the agent (the benchmarks run the release bundle);
@@ -152,17 +159,16 @@ export class AgentProcess {
     this.proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script ?? AGENT_MAIN, '--config', file], {
       stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
     });
+    this.#closed = closedOf(this.proc);
     const onData = (d: Buffer) => this.lines.push(...d.toString().split('\n').filter(Boolean));
     this.proc.stdout!.on('data', onData);
     this.proc.stderr!.on('data', onData);
   }
 
   /** Stops the agent (SIGTERM) and waits for it to exit and for its output to be read. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.proc.exitCode;
-    const done = new Promise<number | null>((r) => this.proc.once('close', (code) => r(code)));
-    this.proc.kill(signal);
-    return done;
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    return this.#closed;
   }
 }
 

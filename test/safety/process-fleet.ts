@@ -89,11 +89,6 @@ export class ProcessFleet {
   }
 
   /**
-   * After a kill: starts the controller again, waits for the agents and for every
-   * unfinished move to be settled, gives the first reports a moment to be checked for
-   * drift, and stops the sampler.
-   */
-  /**
    * Restarts the controller, waits for the fleet, for `until` (when given), for the
    * journal to empty and for the workers to agree with the database, then stops the
    * sampler.

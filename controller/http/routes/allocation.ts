@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ACCOUNT_ID_PATTERN, SERVER_ID_PATTERN } from '../../../shared/ids.js';
 import { rankServers } from '../../placement/pipeline.js';
 import { STRATEGIES, type Candidate } from '../../placement/types.js';
+import type { AllocationResult } from '../../operations/types.js';
 import type { ApiContext } from '../context.js';
 import { RankingRowTexts, rankingRow } from '../ranking-rows.js';
 import { sendJsonWithArray } from '../stream-json.js';
@@ -13,8 +14,7 @@ const accountId = z.string().regex(ACCOUNT_ID_PATTERN, 'must be 1-128 letters, d
 const serverId = z.string().regex(SERVER_ID_PATTERN, 'is not a valid server id');
 const text = z.string().max(256);
 
-/** The body of POST /allocation/allocate (also read by the hot path, ../hot-path.ts). */
-export const allocateBody = z.strictObject({
+const allocateBody = z.strictObject({
   account_id: accountId,
   session_file: z.string().min(1).max(1024).optional(),
   script_id: text.nullable().optional(),
@@ -48,15 +48,24 @@ const historyQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
+/**
+ * POST /allocation/allocate for a JSON body already read: its status and answer. The
+ * express route and the hot path (../hot-path.ts) both send this; a thrown error (a
+ * rejection) is answered by each path's error handling.
+ */
+export async function allocateAnswer(ctx: ApiContext, body: unknown): Promise<{ status: number; body: AllocationResult }> {
+  const result = await ctx.operations.allocate(parseInput(allocateBody, body, 'body'));
+  return { status: result.dry_run ? 200 : 201, body: result };
+}
+
 /** Routes under /allocation. */
 export function allocationRoutes(ctx: ApiContext): Router {
   const r = Router();
   const rowTexts = new RankingRowTexts();
 
   r.post('/allocation/allocate', async (req, res) => {
-    const body = parseInput(allocateBody, req.body, 'body');
-    const result = await ctx.operations.allocate(body);
-    res.status(result.dry_run ? 200 : 201).json(result);
+    const a = await allocateAnswer(ctx, req.body);
+    res.status(a.status).json(a.body);
   });
 
   r.post('/allocation/rebalance', async (req, res) => {
